@@ -1,0 +1,75 @@
+"""One typed settings object for the whole hub, read from ``GRIDHUB_*`` environment variables.
+
+Secrets that still carry a placeholder value are refused outside development, so a district
+deployment cannot start with the demo's credentials by accident.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "changethis", "secret", "password"})
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Every ``GRIDHUB_`` setting; the README's configuration reference is generated from it."""
+
+    model_config = SettingsConfigDict(env_prefix="GRIDHUB_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = Field(
+        "development", description="Placeholder secrets are refused unless this is development."
+    )
+    var_dir: Path = Field(REPO_ROOT / "var", description="Where the embedded default keeps state.")
+    database_url: str = Field(
+        "",
+        description="SQLAlchemy URL of the canonical store; empty means var/gridhub.db (SQLite).",
+    )
+    sync_checkpoint_every: int = Field(
+        500, ge=1, description="Records per transaction: the cursor commits with each checkpoint."
+    )
+    hukou_soap_username: str = Field(
+        "gridhub", description="WS-Security user for the 户籍 service."
+    )
+    hukou_soap_password: SecretStr = Field(
+        SecretStr("changeme"), description="WS-Security password for the 户籍 service."
+    )
+    key_passphrase: SecretStr = Field(
+        SecretStr("changeme"), description="Passphrase protecting the hub's signing keys in var/."
+    )
+    log_level: str = Field("INFO", description="Python logging level.")
+
+    @model_validator(mode="after")
+    def _refuse_placeholders(self) -> Settings:
+        if self.environment == "development":
+            return self
+        weak = [
+            name
+            for name, value in (
+                ("hukou_soap_password", self.hukou_soap_password),
+                ("key_passphrase", self.key_passphrase),
+            )
+            if value.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS
+        ]
+        if weak:
+            raise ValueError(
+                f"placeholder secrets are not allowed in {self.environment}: "
+                + ", ".join(f"GRIDHUB_{n.upper()}" for n in weak)
+            )
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.var_dir / 'gridhub.db').as_posix()}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

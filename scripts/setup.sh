@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Idempotent set-up for a fresh machine of this type: Debian packages, local servers, the venv.
+# Every step checks before it acts, so a warm machine passes through in seconds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\033[1;34m[setup]\033[0m %s\n' "$*"; }
+SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+
+# --- Debian packages -------------------------------------------------------------------------
+need_pkgs=()
+have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+for p in unixodbc libsqliteodbc odbc-postgresql postgresql mosquitto; do
+  have_pkg "$p" || need_pkgs+=("$p")
+done
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  log "installing Debian packages: ${need_pkgs[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+fi
+
+# --- local servers ---------------------------------------------------------------------------
+if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+  log "starting PostgreSQL"
+  ver=$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n1)
+  if [ -z "$ver" ]; then
+    ver=$(ls /usr/lib/postgresql | sort -V | tail -n1)
+    $SUDO pg_createcluster "$ver" main >/dev/null
+  fi
+  $SUDO pg_ctlcluster --skip-systemctl-redirect "$ver" main start || true
+  for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+fi
+# The tests connect as the OS user over TCP; make sure a role and a database exist for them.
+if command -v psql >/dev/null; then
+  me=$(id -un)
+  if ! psql -h 127.0.0.1 -U "$me" -d postgres -Atc 'select 1' >/dev/null 2>&1; then
+    log "creating PostgreSQL role $me"
+    su postgres -c "psql -q -c \"CREATE ROLE \\\"$me\\\" SUPERUSER LOGIN\"" 2>/dev/null || true
+    su postgres -c "createdb -O \"$me\" \"$me\"" 2>/dev/null || true
+  fi
+fi
+if ! (exec 3<>/dev/tcp/127.0.0.1/1883) 2>/dev/null; then
+  log "starting Mosquitto"
+  if [ -f /etc/mosquitto/mosquitto.conf ]; then mosquitto -d -c /etc/mosquitto/mosquitto.conf; else mosquitto -d; fi
+fi
+
+# --- Python ----------------------------------------------------------------------------------
+PY=${PYTHON:-python3.11}
+command -v "$PY" >/dev/null || PY=python3
+if [ ! -x .venv/bin/python ]; then
+  log "creating .venv with $PY"
+  "$PY" -m venv .venv
+fi
+if [ ! -x .venv/bin/uv ]; then
+  .venv/bin/pip install -q uv
+fi
+stamp=.venv/.gridhub-installed
+if [ ! -f "$stamp" ] || [ requirements.lock -nt "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  log "installing Python packages from requirements.lock"
+  VIRTUAL_ENV=.venv .venv/bin/uv pip install -q -r requirements.lock
+  VIRTUAL_ENV=.venv .venv/bin/uv pip install -q --no-deps -e .
+  touch "$stamp"
+fi
+mkdir -p var
+log "ready"
