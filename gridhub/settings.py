@@ -44,6 +44,26 @@ class Settings(BaseSettings):
     )
     log_level: str = Field("INFO", description="Python logging level.")
 
+    # --- identity (JWT) ---------------------------------------------------------------------
+    jwt_issuer: str = Field("gridhub", description="`iss` of tokens the hub issues.")
+    jwt_audience: str = Field("gridhub-api", description="`aud` every accepted token must carry.")
+    jwt_algorithm: Literal["ES256", "EdDSA", "RS256"] = Field(
+        "ES256", description="Signing algorithm of new hub keys."
+    )
+    jwks_url: str | None = Field(
+        None, description="JWKS of an external identity provider (https) whose tokens to accept."
+    )
+    idp_issuer: str | None = Field(
+        None, description="The `iss` of that provider's tokens (keys are bound to their issuer)."
+    )
+    jwks_cache_ttl_seconds: int = Field(600, ge=10, description="How long a fetched JWKS is kept.")
+    purpose_extras: list[str] = Field(
+        default_factory=list, description="Purposes accepted beyond the built-in vocabulary."
+    )
+    key_grace_days: int = Field(
+        30, ge=30, description="Days a retired key still verifies tokens after rotation."
+    )
+
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> Settings:
         if self.environment == "development":
@@ -62,6 +82,16 @@ class Settings(BaseSettings):
                 + ", ".join(f"GRIDHUB_{n.upper()}" for n in weak)
             )
         return self
+
+    @model_validator(mode="after")
+    def _idp_needs_issuer(self) -> Settings:
+        if self.jwks_url and not self.idp_issuer:
+            raise ValueError("GRIDHUB_JWKS_URL needs GRIDHUB_IDP_ISSUER: keys are bound to it")
+        return self
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.var_dir / "keys"
 
     @property
     def effective_database_url(self) -> str:

@@ -21,7 +21,12 @@ app = typer.Typer(
 
 # (module under gridhub.cli, name). A module with an ``app`` joins as a command group, one
 # with a ``command`` function as a single command. Listing it here is all it takes.
-COMMANDS: tuple[tuple[str, str], ...] = (("db", "db"), ("demo", "demo"))
+COMMANDS: tuple[tuple[str, str], ...] = (
+    ("db", "db"),
+    ("sync", "sync"),
+    ("identity", "identity"),
+    ("demo", "demo"),
+)
 
 
 @app.command()
