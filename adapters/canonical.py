@@ -1,0 +1,166 @@
+"""Mapping helpers every adapter shares: a source's person fields → canonical fields.
+
+The canonical form is a flat JSON object with fixed keys (``CANONICAL_PERSON_KEYS``), so the
+resolution engine reads every source the same way. A bad value does not always make a bad
+record: a mistyped resident ID in a 民政 record is still evidence for matching, so by default
+it is kept raw with the reason (``resident_id_issue``) and the record is stored. Where the
+field is the source's own key (户籍 persons), ``strict`` turns the same problem into a
+quarantine with the value type's reason code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import date, datetime
+from typing import Any
+
+from adapters.contract import RecordRejected
+from canonical_model.values import (
+    InvalidValue,
+    normalize_name,
+    parse_address,
+    parse_phone,
+    parse_resident_id,
+    pinyin_key,
+)
+
+CANONICAL_PERSON_KEYS = (
+    "name",
+    "name_pinyin",
+    "resident_id",
+    "resident_id_raw",
+    "resident_id_issue",
+    "birth_date",
+    "gender",
+    "phone",
+    "phone_issue",
+    "address",
+    "address_parts",
+    "registered_address",
+    "household_no",
+    "relation",
+    "tags",
+    "status",
+    "facts",
+)
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _date(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    text = str(value).strip().replace("/", "-").replace(".", "-")
+    if len(text) == 8 and text.isdigit():
+        text = f"{text[:4]}-{text[4:6]}-{text[6:]}"
+    try:
+        return date.fromisoformat(text).isoformat()
+    except ValueError:
+        return None
+
+
+def _gender(value: Any) -> str:
+    text = (_text(value) or "").upper()
+    if text in {"M", "MALE", "男", "1"}:
+        return "M"
+    if text in {"F", "FEMALE", "女", "2"}:
+        return "F"
+    return "U"
+
+
+def _reject(exc: InvalidValue) -> RecordRejected:
+    return RecordRejected(f"{exc.field}.{exc.reason}", str(exc))
+
+
+def person_fields(
+    *,
+    name: Any = None,
+    id_number: Any = None,
+    birth_date: Any = None,
+    gender: Any = None,
+    phone: Any = None,
+    address: Any = None,
+    registered_address: Any = None,
+    household_no: Any = None,
+    relation: Any = None,
+    tags: Collection[str] = (),
+    status: str | None = None,
+    facts: dict[str, Any] | None = None,
+    strict: Collection[str] = (),
+) -> dict[str, Any]:
+    """Canonical person fields from whatever a source holds; ``strict`` names fields whose
+    invalid value must reject the record (``name``, ``resident_id``, ``phone``, ``address``)."""
+    out: dict[str, Any] = dict.fromkeys(CANONICAL_PERSON_KEYS)
+    out["tags"] = sorted(set(tags))
+    out["status"] = status
+    out["facts"] = facts or {}
+    out["household_no"] = _text(household_no)
+    out["relation"] = _text(relation)
+
+    raw_name = _text(name)
+    if raw_name is not None:
+        try:
+            out["name"] = normalize_name(raw_name)
+            out["name_pinyin"] = pinyin_key(out["name"])
+        except InvalidValue as exc:
+            if "name" in strict:
+                raise _reject(exc) from None
+    elif "name" in strict:
+        raise RecordRejected("name.empty", "name: the record has no name")
+
+    raw_id = _text(id_number)
+    if raw_id is not None:
+        try:
+            rid = parse_resident_id(raw_id)
+            out["resident_id"] = rid.number
+            out["birth_date"] = rid.birth_date.isoformat()
+            out["gender"] = rid.gender
+        except InvalidValue as exc:
+            if "resident_id" in strict:
+                raise _reject(exc) from None
+            out["resident_id_raw"] = raw_id
+            out["resident_id_issue"] = exc.reason
+    elif "resident_id" in strict:
+        raise RecordRejected("resident_id.empty", "resident_id: the record has no ID number")
+
+    # A source's own birth date and gender win only where the ID did not give them.
+    out["birth_date"] = out["birth_date"] or _date(birth_date)
+    out["gender"] = out["gender"] or _gender(gender)
+
+    raw_phone = _text(phone)
+    if raw_phone is not None:
+        try:
+            out["phone"] = parse_phone(raw_phone).number
+        except InvalidValue as exc:
+            if "phone" in strict:
+                raise _reject(exc) from None
+            out["phone_issue"] = exc.reason
+
+    for key, value in (("address", address), ("registered_address", registered_address)):
+        raw_address = _text(value)
+        if raw_address is None:
+            continue
+        try:
+            parts = parse_address(raw_address)
+        except InvalidValue as exc:
+            if key in strict:
+                raise _reject(exc) from None
+            out[key] = raw_address
+            continue
+        out[key] = parts.normalized
+        if key == "address":
+            out["address_parts"] = {
+                k: getattr(parts, k)
+                for k in parts.__dataclass_fields__
+                if getattr(parts, k) is not None
+            }
+    return out

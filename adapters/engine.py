@@ -1,0 +1,447 @@
+"""The sync engine shared by every adapter.
+
+The promise it keeps: **the cursor never moves past data that was not stored.** Records are
+written in checkpoints of N; each checkpoint — new and changed source records, quarantined
+ones, the stream's cursor and one exchange-log entry — is a single transaction. A crash loses
+at most the checkpoint in flight, whose records the source will deliver again from the stored
+cursor; they are then recognised by their content hash, so a re-run neither loses nor
+duplicates anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from adapters.contract import (
+    Adapter,
+    Extracted,
+    Flush,
+    Mapped,
+    RecordRejected,
+    SourceUnavailable,
+    Stream,
+    SyncReport,
+)
+from audit import append as audit_append
+from canonical_model import (
+    Direction,
+    Quarantine,
+    QuarantineStatus,
+    SourceRecord,
+    SourceRecordHistory,
+    SyncState,
+    utcnow,
+)
+
+ProgressCallback = Callable[[SyncReport], None]
+SYNC_ACTOR = "gridhub-sync"
+_KEY_CHUNK = 400  # keys per IN (…) lookup: well inside every backend's parameter limit
+
+
+class ConcurrentSyncError(RuntimeError):
+    """Another run moved this stream's cursor while we were syncing it."""
+
+
+def canonical_json(value: Any) -> bytes:
+    """The one serialisation used for hashing: key order and spacing can never change a hash."""
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    ).encode("utf-8")
+
+
+def content_hash(payload: Mapping[str, Any]) -> str:
+    return hashlib.sha256(canonical_json(payload)).hexdigest()
+
+
+def raw_bytes(raw: Mapping[str, Any] | bytes) -> bytes:
+    return raw if isinstance(raw, bytes) else canonical_json(raw)
+
+
+def load_cursor(sessions: sessionmaker[Session], source: str, stream: str) -> dict[str, Any]:
+    with sessions() as session:
+        state = session.get(SyncState, (source, stream))
+        return dict(state.cursor) if state else {}
+
+
+@dataclass(slots=True)
+class _Checkpoint:
+    """What has been extracted since the last commit."""
+
+    mapped: list[Mapped]
+    rejected: list[tuple[Extracted, RecordRejected]]
+    digest: Any  # hashlib sha256 of everything received, for the exchange log
+    received: int = 0
+
+    @classmethod
+    def empty(cls) -> _Checkpoint:
+        return cls(mapped=[], rejected=[], digest=hashlib.sha256())
+
+    def __len__(self) -> int:
+        return self.received
+
+
+def sync_stream(
+    adapter: Adapter,
+    stream: Stream | str,
+    sessions: sessionmaker[Session],
+    *,
+    checkpoint_every: int = 500,
+    progress: ProgressCallback | None = None,
+    actor: str = SYNC_ACTOR,
+) -> SyncReport:
+    """Sync one stream from its stored cursor to the end of what the source has now."""
+    if isinstance(stream, str):
+        stream = adapter.stream(stream)
+    report = SyncReport(source=adapter.name, stream=stream.name, batch_id=uuid.uuid4().hex)
+    cursor = load_cursor(sessions, adapter.name, stream.name)
+    stored_cursor = dict(cursor)
+    pending = _Checkpoint.empty()
+
+    def commit(next_cursor: Mapping[str, Any]) -> None:
+        nonlocal stored_cursor, pending
+        _commit_checkpoint(
+            sessions, adapter.name, stream, report, pending, stored_cursor, next_cursor, actor
+        )
+        stored_cursor = dict(next_cursor)
+        report.cursor = stored_cursor
+        pending = _Checkpoint.empty()
+        if progress:
+            progress(report)
+
+    try:
+        for item in stream.extract(cursor):
+            if isinstance(item, Flush):
+                if len(pending):
+                    commit(dict(item.cursor))
+                cursor = dict(item.cursor)
+                continue
+            pending.received += 1
+            pending.digest.update(raw_bytes(item.raw))
+            try:
+                pending.mapped.append(stream.map(item))
+            except RecordRejected as rejection:
+                pending.rejected.append((item, rejection))
+            except Exception as exc:  # a mapping bug must not stop the batch or lose the record
+                pending.rejected.append(
+                    (item, RecordRejected("mapping.error", f"mapper raised {type(exc).__name__}"))
+                )
+            cursor = dict(item.cursor)
+            if len(pending) >= checkpoint_every:
+                commit(cursor)
+    except SourceUnavailable as exc:
+        # Everything received before the failure is complete: store it, then report.
+        if len(pending):
+            commit(cursor)
+        report.error = str(exc)
+        raise
+    final = stream.final_cursor()
+    if len(pending) or (final is not None and dict(final) != stored_cursor):
+        commit(dict(final) if final is not None else cursor)
+    return report
+
+
+def sync_adapter(
+    adapter: Adapter,
+    sessions: sessionmaker[Session],
+    *,
+    streams: Iterable[str] | None = None,
+    checkpoint_every: int = 500,
+    progress: ProgressCallback | None = None,
+) -> list[SyncReport]:
+    """Sync every stream (or the named ones) of an adapter, closing it afterwards."""
+    try:
+        chosen = [adapter.stream(n) for n in streams] if streams else list(adapter.streams())
+        return [
+            sync_stream(adapter, s, sessions, checkpoint_every=checkpoint_every, progress=progress)
+            for s in chosen
+        ]
+    finally:
+        adapter.close()
+
+
+def _commit_checkpoint(
+    sessions: sessionmaker[Session],
+    source: str,
+    stream: Stream,
+    report: SyncReport,
+    pending: _Checkpoint,
+    expected_cursor: Mapping[str, Any],
+    next_cursor: Mapping[str, Any],
+    actor: str,
+) -> None:
+    now = utcnow()
+    with sessions() as session, session.begin():
+        state = _lock_state(session, source, stream.name)
+        if dict(state.cursor) != dict(expected_cursor):
+            raise ConcurrentSyncError(
+                f"the cursor of {source}/{stream.name} moved during this sync; "
+                "another run is syncing it — this run stops without storing its checkpoint"
+            )
+        inserted, updated, unchanged = _upsert_records(
+            session, source, stream.name, pending.mapped, report.batch_id, now
+        )
+        quarantined = _quarantine(session, source, stream.name, pending.rejected, report.batch_id)
+        state.cursor = dict(next_cursor)
+        state.records_seen += pending.received
+        state.last_batch_id = report.batch_id
+        state.updated_at = now
+        audit_append(
+            session,
+            direction=Direction.INBOUND,
+            counterpart=source,
+            actor_subject=actor,
+            operation=f"sync.{stream.name}",
+            object_refs={
+                "stream": stream.name,
+                "inserted": inserted,
+                "updated": updated,
+                "unchanged": unchanged,
+                "quarantined": quarantined,
+            },
+            record_count=pending.received,
+            payload_sha256=pending.digest.hexdigest(),
+            correlation_id=report.batch_id,
+            at=now,
+        )
+    report.received += pending.received
+    report.inserted += inserted
+    report.updated += updated
+    report.unchanged += unchanged
+    report.quarantined += len(pending.rejected)
+    report.checkpoints += 1
+
+
+def _lock_state(session: Session, source: str, stream: str) -> SyncState:
+    state = session.scalars(
+        select(SyncState)
+        .where(SyncState.source == source, SyncState.stream == stream)
+        .with_for_update()
+    ).one_or_none()
+    if state is None:
+        state = SyncState(source=source, stream=stream, cursor={}, records_seen=0)
+        session.add(state)
+        session.flush()
+    return state
+
+
+def _chunks(items: Sequence[Any], size: int = _KEY_CHUNK) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _upsert_records(
+    session: Session,
+    source: str,
+    stream: str,
+    mapped: Sequence[Mapped],
+    batch_id: str,
+    now: Any,
+) -> tuple[int, int, int]:
+    """Insert new records, version changed ones, skip unchanged ones. Returns the counts.
+
+    A key that appears several times in one checkpoint is applied in order, so each of its
+    intermediate versions still reaches the history.
+    """
+    if not mapped:
+        return 0, 0, 0
+    keys = list(dict.fromkeys(m.source_key for m in mapped))
+    current: dict[str, tuple[int, str, int]] = {}
+    for chunk in _chunks(keys):
+        rows = session.execute(
+            select(
+                SourceRecord.source_key,
+                SourceRecord.id,
+                SourceRecord.content_hash,
+                SourceRecord.version,
+            ).where(
+                SourceRecord.source == source,
+                SourceRecord.stream == stream,
+                SourceRecord.source_key.in_(chunk),
+            )
+        )
+        current.update({key: (rid, digest, ver) for key, rid, digest, ver in rows})
+
+    new: dict[str, dict[str, Any]] = {}
+    changed: dict[str, dict[str, Any]] = {}  # source_key → new values, by existing id
+    superseded: list[tuple[int, int]] = []  # (record id, version) whose old state to keep
+    interim: list[dict[str, Any]] = []  # versions superseded within this checkpoint
+    unchanged = 0
+    for m in mapped:
+        digest = content_hash(m.payload)
+        row = {
+            "payload": dict(m.payload),
+            "canonical": dict(m.canonical),
+            "content_hash": digest,
+            "batch_id": batch_id,
+            "updated_at": now,
+        }
+        if m.source_key in new:
+            prev = new[m.source_key]
+            if prev["content_hash"] == digest:
+                unchanged += 1
+                continue
+            interim.append({"key": m.source_key, "version": prev["version"], **prev})
+            new[m.source_key] = {**prev, **row, "version": prev["version"] + 1}
+        elif m.source_key in changed:
+            prev = changed[m.source_key]
+            if prev["content_hash"] == digest:
+                unchanged += 1
+                continue
+            interim.append({"key": m.source_key, "version": prev["version"], **prev})
+            changed[m.source_key] = {**prev, **row, "version": prev["version"] + 1}
+        elif m.source_key in current:
+            rid, old_digest, version = current[m.source_key]
+            if old_digest == digest:
+                unchanged += 1
+                continue
+            superseded.append((rid, version))
+            changed[m.source_key] = {"id": rid, **row, "version": version + 1}
+        else:
+            new[m.source_key] = {
+                "source": source,
+                "stream": stream,
+                "source_key": m.source_key,
+                "received_at": now,
+                "version": 1,
+                **row,
+            }
+
+    if superseded:
+        _archive_versions(session, superseded, now)
+    _release_quarantined(session, source, stream, keys, now)
+    if new:
+        session.execute(insert(SourceRecord), list(new.values()))
+    if changed:
+        session.execute(update(SourceRecord), list(changed.values()))
+    if interim:
+        ids = dict(
+            session.execute(
+                select(SourceRecord.source_key, SourceRecord.id).where(
+                    SourceRecord.source == source,
+                    SourceRecord.stream == stream,
+                    SourceRecord.source_key.in_({r["key"] for r in interim}),
+                )
+            ).tuples()
+        )
+        session.execute(
+            insert(SourceRecordHistory),
+            [
+                {
+                    "source_record_id": ids[r["key"]],
+                    "version": r["version"],
+                    "content_hash": r["content_hash"],
+                    "payload": r["payload"],
+                    "batch_id": r["batch_id"],
+                    "received_at": r.get("received_at", now),
+                    "superseded_at": now,
+                }
+                for r in interim
+            ],
+        )
+    return len(new), len(changed), unchanged
+
+
+def _release_quarantined(
+    session: Session, source: str, stream: str, keys: Sequence[str], now: Any
+) -> None:
+    """A key that now maps cleanly closes its open quarantine entries: the source fixed it."""
+    for chunk in _chunks(keys):
+        session.execute(
+            update(Quarantine)
+            .where(
+                Quarantine.source == source,
+                Quarantine.stream == stream,
+                Quarantine.status == QuarantineStatus.OPEN,
+                Quarantine.source_key.in_(chunk),
+            )
+            .values(status=QuarantineStatus.RELEASED, released_at=now)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _archive_versions(session: Session, superseded: list[tuple[int, int]], now: Any) -> None:
+    """Copy the stored state of records about to change into the history table."""
+    for chunk in _chunks(superseded):
+        rows = session.execute(
+            select(
+                SourceRecord.id,
+                SourceRecord.version,
+                SourceRecord.content_hash,
+                SourceRecord.payload,
+                SourceRecord.batch_id,
+                SourceRecord.updated_at,
+            ).where(tuple_(SourceRecord.id, SourceRecord.version).in_(list(chunk)))
+        ).all()
+        session.execute(
+            insert(SourceRecordHistory),
+            [
+                {
+                    "source_record_id": rid,
+                    "version": version,
+                    "content_hash": digest,
+                    "payload": payload,
+                    "batch_id": batch,
+                    "received_at": received,
+                    "superseded_at": now,
+                }
+                for rid, version, digest, payload, batch, received in rows
+            ],
+        )
+
+
+def _quarantine(
+    session: Session,
+    source: str,
+    stream: str,
+    rejected: Sequence[tuple[Extracted, RecordRejected]],
+    batch_id: str,
+) -> int:
+    """Keep each rejected record whole, once: a re-delivered bad record is not stored twice."""
+    if not rejected:
+        return 0
+    candidates = [
+        (item.source_key or rejection.source_key, raw_bytes(item.raw), rejection)
+        for item, rejection in rejected
+    ]
+    keys = {key for key, _, _ in candidates if key is not None}
+    seen: set[tuple[str | None, bytes]] = set()
+    if keys:
+        for chunk in _chunks(sorted(keys)):
+            seen.update(
+                session.execute(
+                    select(Quarantine.source_key, Quarantine.raw).where(
+                        Quarantine.source == source,
+                        Quarantine.stream == stream,
+                        Quarantine.status == QuarantineStatus.OPEN,
+                        Quarantine.source_key.in_(chunk),
+                    )
+                ).tuples()
+            )
+    rows = []
+    for key, raw, rejection in candidates:
+        if (key, raw) in seen:
+            continue
+        seen.add((key, raw))
+        rows.append(
+            {
+                "source": source,
+                "stream": stream,
+                "source_key": key,
+                "raw": raw,
+                "reason_code": rejection.reason_code,
+                "reason": rejection.reason,
+                "batch_id": batch_id,
+                "status": QuarantineStatus.OPEN,
+            }
+        )
+    if rows:
+        session.execute(insert(Quarantine), rows)
+    return len(rows)
