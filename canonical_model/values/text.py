@@ -1,0 +1,201 @@
+"""Text folding shared by every value parser.
+
+Source systems in grid governance mix IME full-width characters, traditional script
+(Hong Kong/Taiwan residents, old household registers), and Chinese numerals in
+addresses.  These helpers bring all of that to one form so equal values compare
+equal.  They are on the hot path of every parser, so each has an ASCII/no-op fast path.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from functools import lru_cache
+from importlib import resources
+
+from opencc import OpenCC
+
+__all__ = [
+    "CN_NUMERAL_CHARS",
+    "cn_numeral_to_int",
+    "fold",
+    "to_halfwidth",
+    "to_simplified",
+]
+
+# U+FF01..U+FF5E are the full-width forms of U+0021..U+007E; U+3000 is the ideographic space.
+_HALFWIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)}
+_HALFWIDTH[0x3000] = 0x20
+
+
+def to_halfwidth(s: str) -> str:
+    """Full-width ASCII, digits and the ideographic space to their half-width forms."""
+    if s.isascii():
+        return s
+    return s.translate(_HALFWIDTH)
+
+
+_CONVERTER = OpenCC("t2s")
+_SHORT = 64
+
+
+def _load_trigger_chars() -> frozenset[str] | None:
+    """Characters that can make OpenCC change a string.
+
+    The pure-Python OpenCC costs tens of microseconds per call even on text that is
+    already simplified (nearly all of our data), so strings that contain none of
+    these characters skip it.  Built from the package's own dictionaries; ``None``
+    (always convert) if they cannot be read.
+    """
+    chars: set[str] = set()
+    try:
+        folder = resources.files("opencc") / "dictionary"
+        for name in ("TSCharacters.txt", "TSPhrases.txt"):
+            for line in (folder / name).read_text(encoding="utf-8").splitlines():
+                key, _, value = line.partition("\t")
+                if key and value.split(" ")[0] != key:
+                    chars.update(key)
+    except (OSError, ModuleNotFoundError):  # pragma: no cover - packaging dependent
+        return None
+    return frozenset(chars) if chars else None
+
+
+_TRIGGERS = _load_trigger_chars()
+
+
+@lru_cache(maxsize=65536)
+def _simplified_cached(s: str) -> str:
+    return str(_CONVERTER.convert(s))
+
+
+def to_simplified(s: str) -> str:
+    """Traditional Chinese to simplified (OpenCC ``t2s``); short strings are cached."""
+    if s.isascii():
+        return s
+    if _TRIGGERS is not None and _TRIGGERS.isdisjoint(s):
+        return s
+    if len(s) <= _SHORT:
+        return _simplified_cached(s)
+    return str(_CONVERTER.convert(s))
+
+
+_CN_DIGITS: dict[str, int] = {
+    "零": 0,
+    "〇": 0,
+    "○": 0,
+    "一": 1,
+    "幺": 1,
+    "壹": 1,
+    "二": 2,
+    "两": 2,
+    "兩": 2,
+    "贰": 2,
+    "貳": 2,
+    "三": 3,
+    "叁": 3,
+    "參": 3,
+    "四": 4,
+    "肆": 4,
+    "五": 5,
+    "伍": 5,
+    "六": 6,
+    "陆": 6,
+    "陸": 6,
+    "七": 7,
+    "柒": 7,
+    "八": 8,
+    "捌": 8,
+    "九": 9,
+    "玖": 9,
+}
+_CN_UNITS: dict[str, int] = {
+    "十": 10,
+    "拾": 10,
+    "百": 100,
+    "佰": 100,
+    "千": 1000,
+    "仟": 1000,
+}
+_CN_WAN = frozenset("万萬")
+CN_NUMERAL_CHARS = frozenset(_CN_DIGITS) | frozenset(_CN_UNITS) | _CN_WAN
+
+
+def cn_numeral_to_int(s: str) -> int | None:
+    """Value of a Chinese numeral, or ``None`` if ``s`` is not one.
+
+    Two notations occur in addresses: positional digit strings read one by one
+    (三〇二 → 302, room numbers) and unit notation (一百零三 → 103).  The colloquial
+    elision 一百一 → 110 / 三千五 → 3500 is honoured because people write what they say.
+    """
+    if not s:
+        return None
+    if not any(c in _CN_UNITS or c in _CN_WAN for c in s):
+        value = 0
+        for c in s:
+            d = _CN_DIGITS.get(c)
+            if d is None:
+                return None
+            value = value * 10 + d
+        return value
+    wan = [i for i, c in enumerate(s) if c in _CN_WAN]
+    if not wan:
+        return _section_value(s)
+    if len(wan) > 1:
+        return None
+    high = _section_value(s[: wan[0]])
+    tail = s[wan[0] + 1 :]
+    if len(tail) == 1 and tail in _CN_DIGITS:
+        low: int | None = _CN_DIGITS[tail] * 1000  # 三万五 = 35000
+    else:
+        low = _section_value(tail) if tail else 0
+    if high is None or low is None:
+        return None
+    return high * 10000 + low
+
+
+def _section_value(s: str) -> int | None:
+    """Value of a numeral below 10000 in unit notation (the part either side of 万)."""
+    if not s:
+        return None
+    value = 0
+    current: int | None = None
+    last_unit = 10000
+    zero = False
+    for c in s:
+        d = _CN_DIGITS.get(c)
+        if d is not None:
+            if current is not None:
+                return None  # 一二十: two digits in a row within unit notation
+            if d == 0:
+                zero = True
+            else:
+                current = d
+            continue
+        unit = _CN_UNITS.get(c)
+        if unit is None or unit >= last_unit:
+            return None
+        if current is None:
+            if unit != 10:
+                return None  # 百 or 千 needs an explicit multiplier
+            current = 1  # 十二 = 12, 一百十 = 110
+        value += current * unit
+        last_unit = unit
+        current = None
+        zero = False
+    if current is not None:
+        if not zero and last_unit in (100, 1000) and value:
+            value += current * (last_unit // 10)  # 一百一 = 110, 三千五 = 3500
+        else:
+            value += current
+    return value
+
+
+def fold(s: str) -> str:
+    """One comparable form: NFKC, half-width, simplified, single spaces, trimmed.
+
+    Case is kept: whether "a" and "A" are the same is a per-field decision (building
+    letters yes, free text perhaps not), so it belongs to the caller.
+    """
+    if not s.isascii():
+        s = unicodedata.normalize("NFKC", s).translate(_HALFWIDTH)
+        s = to_simplified(s)
+    return " ".join(s.split())
