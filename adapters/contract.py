@@ -16,7 +16,10 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +92,11 @@ class Stream(abc.ABC):
     @abc.abstractmethod
     def map(self, item: Extracted) -> Mapped:
         """Map one raw record to canonical form, or raise ``RecordRejected``."""
+
+    def on_checkpoint(self, session: Session, mapped: Sequence[Mapped]) -> None:  # noqa: B027
+        """Write rows that belong beside the source records (e.g. meter readings into their
+        own narrow table), inside the checkpoint's transaction so they commit with the cursor.
+        Default: nothing."""
 
     def final_cursor(self) -> Mapping[str, Any] | None:
         """A cursor to store once extraction has finished (e.g. the server's new watermark).

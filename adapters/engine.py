@@ -189,6 +189,7 @@ def _commit_checkpoint(
             session, source, stream.name, pending.mapped, report.batch_id, now
         )
         quarantined = _quarantine(session, source, stream.name, pending.rejected, report.batch_id)
+        stream.on_checkpoint(session, pending.mapped)
         state.cursor = dict(next_cursor)
         state.records_seen += pending.received
         state.last_batch_id = report.batch_id
@@ -245,7 +246,10 @@ def _upsert_records(
     batch_id: str,
     now: Any,
 ) -> tuple[int, int, int]:
-    """Insert new records, version changed ones, skip unchanged ones. Returns the counts.
+    """Insert new records, version changed ones, skip unchanged ones.
+
+    Returns (inserted, updated, unchanged) with inserted + updated + unchanged == len(mapped):
+    ``updated`` counts every new version, so the accounting always balances.
 
     A key that appears several times in one checkpoint is applied in order, so each of its
     intermediate versions still reaches the history.
@@ -274,6 +278,7 @@ def _upsert_records(
     superseded: list[tuple[int, int]] = []  # (record id, version) whose old state to keep
     interim: list[dict[str, Any]] = []  # versions superseded within this checkpoint
     unchanged = 0
+    versions = 0  # changes written: every version after the first, in DB or in this batch
     for m in mapped:
         digest = content_hash(m.payload)
         row = {
@@ -290,6 +295,7 @@ def _upsert_records(
                 continue
             interim.append({"key": m.source_key, "version": prev["version"], **prev})
             new[m.source_key] = {**prev, **row, "version": prev["version"] + 1}
+            versions += 1
         elif m.source_key in changed:
             prev = changed[m.source_key]
             if prev["content_hash"] == digest:
@@ -297,6 +303,7 @@ def _upsert_records(
                 continue
             interim.append({"key": m.source_key, "version": prev["version"], **prev})
             changed[m.source_key] = {**prev, **row, "version": prev["version"] + 1}
+            versions += 1
         elif m.source_key in current:
             rid, old_digest, version = current[m.source_key]
             if old_digest == digest:
@@ -304,6 +311,7 @@ def _upsert_records(
                 continue
             superseded.append((rid, version))
             changed[m.source_key] = {"id": rid, **row, "version": version + 1}
+            versions += 1
         else:
             new[m.source_key] = {
                 "source": source,
@@ -322,15 +330,16 @@ def _upsert_records(
     if changed:
         session.execute(update(SourceRecord), list(changed.values()))
     if interim:
-        ids = dict(
-            session.execute(
+        ids: dict[str, int] = {
+            key: rid
+            for key, rid in session.execute(
                 select(SourceRecord.source_key, SourceRecord.id).where(
                     SourceRecord.source == source,
                     SourceRecord.stream == stream,
                     SourceRecord.source_key.in_({r["key"] for r in interim}),
                 )
-            ).tuples()
-        )
+            )
+        }
         session.execute(
             insert(SourceRecordHistory),
             [
@@ -346,7 +355,7 @@ def _upsert_records(
                 for r in interim
             ],
         )
-    return len(new), len(changed), unchanged
+    return len(new), versions, unchanged
 
 
 def _release_quarantined(
@@ -416,14 +425,15 @@ def _quarantine(
     if keys:
         for chunk in _chunks(sorted(keys)):
             seen.update(
-                session.execute(
+                (key, bytes(raw))
+                for key, raw in session.execute(
                     select(Quarantine.source_key, Quarantine.raw).where(
                         Quarantine.source == source,
                         Quarantine.stream == stream,
                         Quarantine.status == QuarantineStatus.OPEN,
                         Quarantine.source_key.in_(chunk),
                     )
-                ).tuples()
+                )
             )
     rows = []
     for key, raw, rejection in candidates:
