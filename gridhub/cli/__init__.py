@@ -25,6 +25,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("db", "db"),
     ("sync", "sync"),
     ("identity", "identity"),
+    ("simulate", "simulate"),
     ("demo", "demo"),
 )
 
