@@ -26,6 +26,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("sync", "sync"),
     ("identity", "identity"),
     ("simulate", "simulate"),
+    ("resolve", "resolve"),
     ("demo", "demo"),
 )
 

@@ -1,0 +1,178 @@
+"""Normaliser steps for Chinese resident data, on top of ``canonical_model.values``.
+
+Parsing is the value layer's job; this module only adapts it to the engine's contract
+(text in, comparable key or ``None`` out) and decides what a *failed* parse still gives
+the matcher.  A resident ID that fails its checksum is kept as cleaned text, because a
+one-digit typo is precisely what the ID comparison's edit levels are for; only the
+``resident_id_valid`` key, used where an ID is trusted (clustering conflicts), drops it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from canonical_model.values import (
+    AddressParts,
+    InvalidValue,
+    fold,
+    initials_key,
+    normalize_name,
+    parse_address,
+    parse_phone,
+    parse_resident_id,
+    pinyin_key,
+    split_surname,
+    to_halfwidth,
+)
+
+__all__ = ["SIMPLE", "WITH_ARG"]
+
+Step = Callable[[Any], Any]
+_NOT_ID_CHAR = re.compile(r"[^0-9X]+")
+_NOT_DIGIT = re.compile(r"\D+")
+_ADDRESS_FIELDS = frozenset(AddressParts.__dataclass_fields__) | {"area", "anchor"}
+
+
+def _name(value: Any) -> str | None:
+    try:
+        return normalize_name(str(value))
+    except InvalidValue:
+        return None
+
+
+def _pinyin(value: Any) -> str | None:
+    try:
+        return pinyin_key(str(value)) or None
+    except InvalidValue:
+        return None
+
+
+def _initials(value: Any) -> str | None:
+    try:
+        return initials_key(str(value)) or None
+    except InvalidValue:
+        return None
+
+
+def _surname(value: Any) -> str | None:
+    try:
+        return split_surname(str(value))[0] or None
+    except InvalidValue:
+        return None
+
+
+def _surname_pinyin(value: Any) -> str | None:
+    """Pinyin of the surname alone: blocks 张/章 together when the given name differs."""
+    try:
+        surname = split_surname(str(value))[0]
+        return pinyin_key(surname) if surname else None
+    except InvalidValue:
+        return None
+
+
+def _resident_id(value: Any) -> str | None:
+    """The 18-digit form when valid (15-digit IDs upgraded); else the cleaned text."""
+    try:
+        return parse_resident_id(str(value)).number
+    except InvalidValue:
+        cleaned = _NOT_ID_CHAR.sub("", to_halfwidth(str(value)).upper())
+        return cleaned if 15 <= len(cleaned) <= 18 else None
+
+
+def _resident_id_valid(value: Any) -> str | None:
+    try:
+        return parse_resident_id(str(value)).number
+    except InvalidValue:
+        return None
+
+
+def _phone(value: Any) -> str | None:
+    try:
+        return parse_phone(str(value)).number
+    except InvalidValue:
+        digits = _NOT_DIGIT.sub("", to_halfwidth(str(value)))
+        return digits if len(digits) >= 7 else None
+
+
+def _address(value: Any) -> AddressParts | None:
+    try:
+        parts = parse_address(str(value))
+    except InvalidValue:
+        return None
+    return None if parts.is_empty() else parts
+
+
+def _address_text(value: Any) -> str | None:
+    return value.normalized or None if isinstance(value, AddressParts) else None
+
+
+def _parts(arg: str) -> Step:
+    """``parts:anchor,number?,building,room``: address parts joined into one key.
+
+    A plain name must be present (else the key is ``None``: this address cannot say
+    "same building"); a name with ``?`` joins the key as written, empty or not, so
+    ``3栋2单元501`` and ``3栋3单元501`` differ while an address without units still has
+    a key.  ``area`` and ``anchor`` are the value layer's style-independent parts
+    (district or city; road, else estate, community or street).
+    """
+    wanted = [(p.strip().rstrip("?"), p.strip().endswith("?")) for p in arg.split(",")]
+    unknown = {name for name, _ in wanted} - _ADDRESS_FIELDS
+    if unknown:
+        raise ValueError(f"unknown address parts {sorted(unknown)}")
+
+    needs_key = any(name in ("area", "anchor") for name, _ in wanted)
+
+    def pick(value: Any) -> str | None:
+        if not isinstance(value, AddressParts):
+            return None
+        key: tuple[str, ...] = value.key() if needs_key else ("", "")
+        out = []
+        for name, optional in wanted:
+            if name == "area":
+                part = key[0]
+            elif name == "anchor":
+                part = key[1]
+            else:
+                part = getattr(value, name)
+            if not part and not optional:
+                return None
+            out.append(str(part or ""))
+        return "|".join(out)
+
+    return pick
+
+
+_MALE = frozenset({"男", "m", "male", "1", "男性"})
+_FEMALE = frozenset({"女", "f", "female", "2", "女性"})
+
+
+def _gender(value: Any) -> str | None:
+    text = to_halfwidth(str(value)).strip().lower()
+    if text in _MALE:
+        return "M"
+    if text in _FEMALE:
+        return "F"
+    return None
+
+
+def _fold(value: Any) -> str | None:
+    return fold(str(value)) or None
+
+
+SIMPLE: dict[str, Step] = {
+    "cn_name": _name,
+    "pinyin": _pinyin,
+    "initials": _initials,
+    "surname": _surname,
+    "surname_pinyin": _surname_pinyin,
+    "resident_id": _resident_id,
+    "resident_id_valid": _resident_id_valid,
+    "phone": _phone,
+    "cn_address": _address,
+    "address_text": _address_text,
+    "gender": _gender,
+    "fold": _fold,
+}
+WITH_ARG: dict[str, Callable[[str], Step]] = {"parts": _parts}
