@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -20,7 +20,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 class Settings(BaseSettings):
     """Every ``GRIDHUB_`` setting; the README's configuration reference is generated from it."""
 
-    model_config = SettingsConfigDict(env_prefix="GRIDHUB_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="GRIDHUB_", env_file=".env", env_nested_delimiter="__", extra="ignore"
+    )
 
     environment: Literal["development", "test", "production"] = Field(
         "development", description="Placeholder secrets are refused unless this is development."
@@ -43,6 +45,16 @@ class Settings(BaseSettings):
         SecretStr("changeme"), description="Passphrase protecting the hub's signing keys in var/."
     )
     log_level: str = Field("INFO", description="Python logging level.")
+
+    # --- source systems ----------------------------------------------------------------------
+    # One section per source, e.g. GRIDHUB_HOTLINE__TOPIC. Each adapter's own pydantic model
+    # (adapters/<source>/config.py) validates its section when the adapter is built, so reading
+    # settings never imports a transport stack.
+    hukou: dict[str, Any] = Field(default_factory=dict, description="户籍 SOAP adapter.")
+    civil_affairs: dict[str, Any] = Field(default_factory=dict, description="民政 ODBC adapter.")
+    hotline: dict[str, Any] = Field(default_factory=dict, description="12345 Kafka adapter.")
+    health: dict[str, Any] = Field(default_factory=dict, description="Health FHIR adapter.")
+    utility: dict[str, Any] = Field(default_factory=dict, description="Utility meter files.")
 
     # --- identity (JWT) ---------------------------------------------------------------------
     jwt_issuer: str = Field("gridhub", description="`iss` of tokens the hub issues.")

