@@ -17,7 +17,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy import Text, bindparam, cast, exists, insert, literal, select, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.contract import (
@@ -71,18 +72,31 @@ def load_cursor(sessions: sessionmaker[Session], source: str, stream: str) -> di
         return dict(state.cursor) if state else {}
 
 
+@dataclass(frozen=True, slots=True)
+class _Ready:
+    """A mapped record with its payload encoded once: for the hash and for storage."""
+
+    mapped: Mapped
+    payload_json: str
+    digest: str
+
+
 @dataclass(slots=True)
 class _Checkpoint:
     """What has been extracted since the last commit."""
 
-    mapped: list[Mapped]
+    ready: list[_Ready]
     rejected: list[tuple[Extracted, RecordRejected]]
     digest: Any  # hashlib sha256 of everything received, for the exchange log
     received: int = 0
 
     @classmethod
     def empty(cls) -> _Checkpoint:
-        return cls(mapped=[], rejected=[], digest=hashlib.sha256())
+        return cls(ready=[], rejected=[], digest=hashlib.sha256())
+
+    @property
+    def mapped(self) -> list[Mapped]:
+        return [r.mapped for r in self.ready]
 
     def __len__(self) -> int:
         return self.received
@@ -124,9 +138,18 @@ def sync_stream(
                 cursor = dict(item.cursor)
                 continue
             pending.received += 1
-            pending.digest.update(raw_bytes(item.raw))
+            received = raw_bytes(item.raw)
+            pending.digest.update(received)
             try:
-                pending.mapped.append(stream.map(item))
+                mapped = stream.map(item)
+                # Most streams keep the parsed record as the payload: its encoding is the one
+                # just hashed for the exchange log, so it is not encoded a second time.
+                if mapped.payload is item.raw:
+                    payload_json = received.decode("utf-8")
+                else:
+                    payload_json = canonical_json(mapped.payload).decode("utf-8")
+                digest = hashlib.sha256(payload_json.encode("utf-8")).hexdigest()
+                pending.ready.append(_Ready(mapped, payload_json, digest))
             except RecordRejected as rejection:
                 pending.rejected.append((item, rejection))
             except Exception as exc:  # a mapping bug must not stop the batch or lose the record
@@ -186,7 +209,7 @@ def _commit_checkpoint(
                 "another run is syncing it — this run stops without storing its checkpoint"
             )
         inserted, updated, unchanged = _upsert_records(
-            session, source, stream.name, pending.mapped, report.batch_id, now
+            session, source, stream.name, pending.ready, report.batch_id, now
         )
         quarantined = _quarantine(session, source, stream.name, pending.rejected, report.batch_id)
         stream.on_checkpoint(session, pending.mapped)
@@ -238,25 +261,36 @@ def _chunks(items: Sequence[Any], size: int = _KEY_CHUNK) -> Iterable[Sequence[A
         yield items[i : i + size]
 
 
+def _json_param(session: Session, name: str) -> Any:
+    """A bind parameter carrying JSON that is already encoded (canonical_json).
+
+    Records are encoded once, for their content hash; letting the JSON column type encode
+    them again would double the engine's largest CPU cost.
+    """
+    param = bindparam(name, type_=Text())
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(param, JSONB)
+    return param
+
+
 def _upsert_records(
     session: Session,
     source: str,
     stream: str,
-    mapped: Sequence[Mapped],
+    ready: Sequence[_Ready],
     batch_id: str,
     now: Any,
 ) -> tuple[int, int, int]:
     """Insert new records, version changed ones, skip unchanged ones.
 
-    Returns (inserted, updated, unchanged) with inserted + updated + unchanged == len(mapped):
-    ``updated`` counts every new version, so the accounting always balances.
-
-    A key that appears several times in one checkpoint is applied in order, so each of its
-    intermediate versions still reaches the history.
+    Returns (inserted, updated, unchanged) with inserted + updated + unchanged == len(ready):
+    ``updated`` counts every new version, so the accounting always balances. A key that
+    appears several times in one checkpoint is applied in order, so each of its intermediate
+    versions still reaches the history.
     """
-    if not mapped:
+    if not ready:
         return 0, 0, 0
-    keys = list(dict.fromkeys(m.source_key for m in mapped))
+    keys = list(dict.fromkeys(r.mapped.source_key for r in ready))
     current: dict[str, tuple[int, str, int]] = {}
     for chunk in _chunks(keys):
         rows = session.execute(
@@ -274,61 +308,83 @@ def _upsert_records(
         current.update({key: (rid, digest, ver) for key, rid, digest, ver in rows})
 
     new: dict[str, dict[str, Any]] = {}
-    changed: dict[str, dict[str, Any]] = {}  # source_key → new values, by existing id
-    superseded: list[tuple[int, int]] = []  # (record id, version) whose old state to keep
+    changed: dict[str, dict[str, Any]] = {}  # source_key → new values of an existing record
+    superseded: list[tuple[int, int]] = []  # (record id, version) whose stored state to keep
     interim: list[dict[str, Any]] = []  # versions superseded within this checkpoint
     unchanged = 0
-    versions = 0  # changes written: every version after the first, in DB or in this batch
-    for m in mapped:
-        digest = content_hash(m.payload)
+    versions = 0  # every version after the first, stored or within this batch
+    for r in ready:
+        key = r.mapped.source_key
         row = {
-            "payload": dict(m.payload),
-            "canonical": dict(m.canonical),
-            "content_hash": digest,
+            "b_payload": r.payload_json,
+            "b_canonical": canonical_json(r.mapped.canonical).decode("utf-8"),
+            "content_hash": r.digest,
             "batch_id": batch_id,
             "updated_at": now,
         }
-        if m.source_key in new:
-            prev = new[m.source_key]
-            if prev["content_hash"] == digest:
+        pending = new.get(key) or changed.get(key)
+        if pending is not None:
+            if pending["content_hash"] == r.digest:
                 unchanged += 1
                 continue
-            interim.append({"key": m.source_key, "version": prev["version"], **prev})
-            new[m.source_key] = {**prev, **row, "version": prev["version"] + 1}
+            interim.append({"key": key, **pending})
+            target = new if key in new else changed
+            target[key] = {**pending, **row, "version": pending["version"] + 1}
             versions += 1
-        elif m.source_key in changed:
-            prev = changed[m.source_key]
-            if prev["content_hash"] == digest:
-                unchanged += 1
-                continue
-            interim.append({"key": m.source_key, "version": prev["version"], **prev})
-            changed[m.source_key] = {**prev, **row, "version": prev["version"] + 1}
-            versions += 1
-        elif m.source_key in current:
-            rid, old_digest, version = current[m.source_key]
-            if old_digest == digest:
+        elif key in current:
+            rid, old_digest, version = current[key]
+            if old_digest == r.digest:
                 unchanged += 1
                 continue
             superseded.append((rid, version))
-            changed[m.source_key] = {"id": rid, **row, "version": version + 1}
+            changed[key] = {"rid": rid, **row, "version": version + 1}
             versions += 1
         else:
-            new[m.source_key] = {
+            new[key] = {
                 "source": source,
                 "stream": stream,
-                "source_key": m.source_key,
+                "source_key": key,
                 "received_at": now,
                 "version": 1,
                 **row,
             }
 
+    table = SourceRecord.metadata.tables["source_record"]
     if superseded:
         _archive_versions(session, superseded, now)
-    _release_quarantined(session, source, stream, keys, now)
     if new:
-        session.execute(insert(SourceRecord), list(new.values()))
+        session.execute(
+            insert(table).values(
+                payload=_json_param(session, "b_payload"),
+                canonical=_json_param(session, "b_canonical"),
+            ),
+            list(new.values()),
+        )
     if changed:
-        session.execute(update(SourceRecord), list(changed.values()))
+        session.execute(
+            update(table)
+            .where(table.c.id == bindparam("rid"))
+            .values(
+                payload=_json_param(session, "b_payload"),
+                canonical=_json_param(session, "b_canonical"),
+                content_hash=bindparam("b_content_hash"),
+                version=bindparam("b_version"),
+                batch_id=bindparam("b_batch_id"),
+                updated_at=bindparam("b_updated_at", type_=SourceRecord.updated_at.type),
+            ),
+            [
+                {
+                    "rid": v["rid"],
+                    "b_payload": v["b_payload"],
+                    "b_canonical": v["b_canonical"],
+                    "b_content_hash": v["content_hash"],
+                    "b_version": v["version"],
+                    "b_batch_id": v["batch_id"],
+                    "b_updated_at": v["updated_at"],
+                }
+                for v in changed.values()
+            ],
+        )
     if interim:
         ids: dict[str, int] = {
             key: rid
@@ -341,13 +397,15 @@ def _upsert_records(
             )
         }
         session.execute(
-            insert(SourceRecordHistory),
+            insert(SourceRecordHistory.metadata.tables["source_record_history"]).values(
+                payload=_json_param(session, "b_payload")
+            ),
             [
                 {
                     "source_record_id": ids[r["key"]],
                     "version": r["version"],
                     "content_hash": r["content_hash"],
-                    "payload": r["payload"],
+                    "b_payload": r["b_payload"],
                     "batch_id": r["batch_id"],
                     "received_at": r.get("received_at", now),
                     "superseded_at": now,
@@ -355,7 +413,24 @@ def _upsert_records(
                 for r in interim
             ],
         )
+    if _has_open_quarantine(session, source, stream):
+        _release_quarantined(session, source, stream, keys, now)
     return len(new), versions, unchanged
+
+
+def _has_open_quarantine(session: Session, source: str, stream: str) -> bool:
+    """One indexed probe per checkpoint instead of an UPDATE per key chunk."""
+    return bool(
+        session.scalar(
+            select(
+                exists().where(
+                    Quarantine.source == source,
+                    Quarantine.stream == stream,
+                    Quarantine.status == QuarantineStatus.OPEN,
+                )
+            )
+        )
+    )
 
 
 def _release_quarantined(
@@ -377,32 +452,35 @@ def _release_quarantined(
 
 
 def _archive_versions(session: Session, superseded: list[tuple[int, int]], now: Any) -> None:
-    """Copy the stored state of records about to change into the history table."""
-    for chunk in _chunks(superseded):
-        rows = session.execute(
-            select(
-                SourceRecord.id,
-                SourceRecord.version,
-                SourceRecord.content_hash,
-                SourceRecord.payload,
-                SourceRecord.batch_id,
-                SourceRecord.updated_at,
-            ).where(tuple_(SourceRecord.id, SourceRecord.version).in_(list(chunk)))
-        ).all()
+    """Copy the stored state of records about to change into the history table.
+
+    ``INSERT … SELECT`` inside the database: the old payload never travels through Python.
+    The stream's state row is locked, so the versions read earlier are still current.
+    """
+    history = SourceRecordHistory.metadata.tables["source_record_history"]
+    records = SourceRecord.metadata.tables["source_record"]
+    for chunk in _chunks([rid for rid, _ in superseded]):
         session.execute(
-            insert(SourceRecordHistory),
-            [
-                {
-                    "source_record_id": rid,
-                    "version": version,
-                    "content_hash": digest,
-                    "payload": payload,
-                    "batch_id": batch,
-                    "received_at": received,
-                    "superseded_at": now,
-                }
-                for rid, version, digest, payload, batch, received in rows
-            ],
+            insert(history).from_select(
+                [
+                    "source_record_id",
+                    "version",
+                    "content_hash",
+                    "payload",
+                    "batch_id",
+                    "received_at",
+                    "superseded_at",
+                ],
+                select(
+                    records.c.id,
+                    records.c.version,
+                    records.c.content_hash,
+                    records.c.payload,
+                    records.c.batch_id,
+                    records.c.updated_at,
+                    literal(now, type_=SourceRecord.updated_at.type),
+                ).where(records.c.id.in_(list(chunk))),
+            )
         )
 
 
