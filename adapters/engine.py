@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Text, bindparam, cast, exists, insert, literal, select, update
+from sqlalchemy import Text, bindparam, cast, exists, insert, literal, select, text, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -241,6 +241,25 @@ def _commit_checkpoint(
     report.unchanged += unchanged
     report.quarantined += len(pending.rejected)
     report.checkpoints += 1
+    _refresh_statistics(sessions, report.checkpoints)
+
+
+def _refresh_statistics(sessions: sessionmaker[Session], checkpoints: int) -> None:
+    """Keep PostgreSQL's planner statistics in step with a table that is filling up fast.
+
+    On a young ``source_record`` table the planner has no statistics, uses the unique index
+    only on (source, stream) and filters ``source_key`` row by row: every checkpoint's lookup
+    then scans the whole stream and a first full sync slows down quadratically (measured: 179
+    records/s at 100k). Analyzing after checkpoints 1, 2, 4, 8, … costs log(N) short ANALYZE
+    runs per sync and keeps the lookups on the index.
+    """
+    if checkpoints & (checkpoints - 1):
+        return
+    with sessions() as session:
+        if session.get_bind().dialect.name != "postgresql":
+            return
+        session.execute(text("ANALYZE source_record"))
+        session.commit()
 
 
 def _lock_state(session: Session, source: str, stream: str) -> SyncState:

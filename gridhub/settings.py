@@ -35,12 +35,6 @@ class Settings(BaseSettings):
     sync_checkpoint_every: int = Field(
         500, ge=1, description="Records per transaction: the cursor commits with each checkpoint."
     )
-    hukou_soap_username: str = Field(
-        "gridhub", description="WS-Security user for the 户籍 service."
-    )
-    hukou_soap_password: SecretStr = Field(
-        SecretStr("changeme"), description="WS-Security password for the 户籍 service."
-    )
     key_passphrase: SecretStr = Field(
         SecretStr("changeme"), description="Passphrase protecting the hub's signing keys in var/."
     )
@@ -82,10 +76,7 @@ class Settings(BaseSettings):
             return self
         weak = [
             name
-            for name, value in (
-                ("hukou_soap_password", self.hukou_soap_password),
-                ("key_passphrase", self.key_passphrase),
-            )
+            for name, value in (("key_passphrase", self.key_passphrase),)
             if value.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS
         ]
         if weak:

@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 os.environ.setdefault("GRIDHUB_ENVIRONMENT", "test")
-os.environ.setdefault("GRIDHUB_HUKOU_SOAP_PASSWORD", "test-only-password")
+os.environ.setdefault("GRIDHUB_HUKOU__PASSWORD", "test-only-password")
 os.environ.setdefault("GRIDHUB_KEY_PASSPHRASE", "test-only-passphrase")
 # Airflow reads its configuration once, at import: point it at this repository's airflow.cfg
 # with a throwaway metadata database before any test imports it.

@@ -27,7 +27,6 @@ def test_placeholder_secrets_are_refused_outside_development(
         Settings(
             environment=environment,  # type: ignore[arg-type]
             key_passphrase=placeholder,  # type: ignore[arg-type]
-            hukou_soap_password="a-real-one",  # type: ignore[arg-type]
         )
 
 
