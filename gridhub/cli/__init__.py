@@ -28,6 +28,8 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("identity", "identity"),
     ("simulate", "simulate"),
     ("resolve", "resolve"),
+    ("tasks", "tasks"),
+    ("audit", "audit"),
     ("demo", "demo"),
 )
 

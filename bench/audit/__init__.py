@@ -1,0 +1,1 @@
+"""Exchange-log benchmark (``python -m bench.audit``)."""
