@@ -25,6 +25,8 @@ from canonical_model.people import (
     PersonIdentifier,
 )
 from canonical_model.records import Quarantine, SourceRecord, SourceRecordHistory, SyncState
+from canonical_model.roster import GridWorker, RulesVersion, ServiceOrganisation, TaskDailyStats
+from canonical_model.utility import UtilityReading
 from canonical_model.work import (
     Event,
     EventReport,
@@ -45,6 +47,7 @@ __all__ = [
     "Gender",
     "GridLevel",
     "GridUnit",
+    "GridWorker",
     "Household",
     "HouseholdMember",
     "Outbox",
@@ -55,15 +58,19 @@ __all__ = [
     "PersonStatus",
     "Quarantine",
     "QuarantineStatus",
+    "RulesVersion",
+    "ServiceOrganisation",
     "Severity",
     "SourceRecord",
     "SourceRecordHistory",
     "SyncState",
     "Task",
     "TaskAttachment",
+    "TaskDailyStats",
     "TaskFeedback",
     "TaskState",
     "TaskTransition",
+    "UtilityReading",
     "new_uid",
     "utcnow",
 ]

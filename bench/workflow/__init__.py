@@ -1,0 +1,1 @@
+"""Workflow benchmarks: event → task latency, sustained throughput, measures at 1M tasks."""
