@@ -1,0 +1,261 @@
+"""The 民政 streams: one per table, each read by keyset on ``(updated_at, id)``.
+
+Why this shape:
+
+* **Keyset, not offsets.** A page asks for the rows after the last one handed on —
+  ``updated_at >= t AND (updated_at > t OR id > i)`` — ordered by ``(updated_at, id)``
+  and bounded by ``page_size``; the ``id`` tie-break keeps a group of rows stamped in the
+  same second (a nightly batch stamps thousands) from being cut in two. Offsets would skip
+  rows as soon as one changed during the sync.
+* **Every record carries the cursor just after itself**, so the engine can commit the
+  cursor of the last stored record, even in the middle of a page.
+* **A fixed upper bound.** ``MAX(updated_at)`` is read when a stream starts; rows updated
+  during the sync move past it and wait for the next run instead of being chased forever.
+* **A lookback.** A sync starts ``lookback_s`` before its stored cursor and always at the
+  start of the cursor's own second. A row committed late with an older stamp, or stamped
+  in the cursor's second after the cursor passed it, is still read; rows read twice cost a
+  content hash and count as unchanged.
+* **Rows never stamped.** A legacy row with ``updated_at`` NULL would be invisible to the
+  keyset, so such rows are read first, by ``id`` (``null_id`` in the cursor).
+* **updated_at is not payload.** A save that changes nothing is not a new version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from adapters.civil_affairs.client import (
+    Dialect,
+    OdbcClient,
+    Page,
+    UndecodableText,
+    decode_text,
+)
+from adapters.civil_affairs.mapping import MAPPERS
+from adapters.contract import Extracted, Mapped, SourceUnavailable, Stream
+
+__all__ = ["STREAM_CLASSES", "TYPED_COLUMNS", "CivilAffairsStream"]
+
+_PERSON = ("case_no", "name", "id_number", "gender", "birth_date", "phone", "address")
+
+
+#: Columns that are not text in the source (dates, numbers). They are read as text
+#: (``CAST … AS VARCHAR``): the SQLite driver turns a date it cannot parse into NULL
+#: silently, and the payload must keep what the source said, not what a driver made of it.
+TYPED_COLUMNS = frozenset(
+    {
+        "birth_date",
+        "member_count",
+        "monthly_amount",
+        "approval_date",
+        "start_date",
+        "disability_grade",
+        "issue_date",
+        "death_date",
+        "registered_on",
+    }
+)
+
+
+def _json_value(value: Any) -> Any:
+    """A value as JSON holds it, the same on every read (the content hash depends on it)."""
+    if value is None or isinstance(value, (str, int, bool)):
+        return value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, float):
+        return format(Decimal(repr(value)), "f")
+    if isinstance(value, (bytes, bytearray)):
+        return {"hex": bytes(value).hex()}
+    return str(value)
+
+
+def _as_datetime(value: Any, table: str, where: str) -> datetime:
+    """The keyset's timestamp; a value the driver could not read stops the sync, loudly:
+    paging past it could skip rows, and guessing it could reorder them."""
+    if isinstance(value, datetime):
+        return value
+    try:
+        if isinstance(value, (bytes, bytearray)):
+            value = bytes(value).decode("ascii")
+        return datetime.fromisoformat(str(value).strip())
+    except (TypeError, ValueError, UnicodeDecodeError):
+        raise SourceUnavailable(
+            f"civil_affairs: {table}.updated_at of {where} is not a timestamp; fix it at the source"
+        ) from None
+
+
+class CivilAffairsStream(Stream):
+    """One table of the civil-affairs database; subclasses name the table and its columns."""
+
+    primary_key: ClassVar[tuple[str, ...]] = ("case_no",)
+    cursor_field: ClassVar[str | None] = "updated_at"
+    table: ClassVar[str]
+    columns: ClassVar[tuple[str, ...]]
+
+    def __init__(self, client: OdbcClient) -> None:
+        self.client = client
+        self._mapper = MAPPERS[self.name]
+        selected = [
+            f"CAST({c} AS VARCHAR(40)) AS {c}" if c in TYPED_COLUMNS else c for c in self.columns
+        ]
+        self._select = ", ".join(("id", *selected, "updated_at"))
+        # Our own names, not the driver's description: some drivers upper-case them.
+        self._names = ("id", *self.columns)
+        self.pages = 0
+
+    # -- extraction ------------------------------------------------------------------
+    def extract(self, cursor: Mapping[str, Any]) -> Iterator[Extracted]:
+        cfg = self.client.config
+        null_id = int(cursor.get("null_id", 0))
+        stamp = datetime.fromisoformat(cursor["updated_at"]) if cursor.get("updated_at") else None
+        last_id = int(cursor.get("id", 0))
+        position = {"null_id": null_id, "updated_at": cursor.get("updated_at"), "id": last_id}
+
+        dialect = self.client.dialect()
+        table, size = self.table, cfg.page_size
+        unstamped = dialect.limit(
+            f"SELECT {self._select} FROM {table} WHERE updated_at IS NULL AND id > ? ORDER BY id",
+            size,
+        )
+        while True:
+            page = self._fetch(unstamped, [null_id])
+            for row in page.rows:
+                null_id = int(row[0])
+                position = {**position, "null_id": null_id}
+                yield self._extracted(row, position)
+            if len(page.rows) < size:
+                break
+
+        high = self.client.scalar(f"SELECT MAX(updated_at) FROM {table}")
+        if high is None:
+            return
+        high_param = dialect.timestamp_param(_as_datetime(high, table, "the newest row"))
+        after: tuple[datetime, int] | None = None
+        start = None
+        if stamp is not None:
+            floor = stamp.replace(microsecond=0) - timedelta(seconds=cfg.lookback_s)
+            start = dialect.timestamp_param(floor)
+        order = " ORDER BY updated_at, id"
+        while True:
+            if after is None and start is None:
+                sql, params = f"updated_at <= ?{order}", [high_param]
+            elif after is None:
+                sql, params = f"updated_at >= ? AND updated_at <= ?{order}", [start, high_param]
+            else:
+                at = dialect.timestamp_param(after[0])
+                sql = f"updated_at >= ? AND (updated_at > ? OR id > ?) AND updated_at <= ?{order}"
+                params = [at, at, after[1], high_param]
+            page = self._fetch(
+                dialect.limit(f"SELECT {self._select} FROM {table} WHERE {sql}", size), params
+            )
+            for row in page.rows:
+                moment = _as_datetime(row[-1], table, f"row id {row[0]}")
+                after = (moment, int(row[0]))
+                position = {"null_id": null_id, "updated_at": moment.isoformat(), "id": after[1]}
+                yield self._extracted(row, position)
+            if len(page.rows) < size:
+                return
+
+    def probe_sql(self, dialect: Dialect) -> str:
+        """One row of the table with every column the stream reads: a schema check."""
+        return dialect.limit(f"SELECT {self._select} FROM {self.table}", 1)
+
+    def _fetch(self, sql: str, params: list[Any]) -> Page:
+        self.pages += 1
+        return self.client.fetch(sql, params)
+
+    def _extracted(self, row: tuple[Any, ...], cursor: Mapping[str, Any]) -> Extracted:
+        """The row as a JSON object; narrow text decoded here, so one bad value spoils only
+        its own row: it is kept as hex with the reason, and the mapper quarantines it."""
+        encoding = self.client.config.text_encoding
+        raw: dict[str, Any] = {}
+        for column, value in zip(self._names, row[:-1], strict=True):
+            kind = type(value)
+            if kind is bytes:
+                try:
+                    raw[column] = decode_text(value, encoding)
+                except UndecodableText as exc:
+                    raw[column] = {"hex": value.hex(), "issue": exc.issue, "detail": exc.detail}
+            elif kind is str or kind is int or value is None:
+                raw[column] = value
+            else:
+                raw[column] = _json_value(value)
+        key = raw.get("case_no")
+        source_key = key.strip() or None if isinstance(key, str) else None
+        return Extracted(raw=raw, cursor=dict(cursor), source_key=source_key)
+
+    def map(self, item: Extracted) -> Mapped:
+        return self._mapper(item)
+
+
+class DibaoStream(CivilAffairsStream):
+    """最低生活保障: one row per member of a 低保 household, the household's amount on each."""
+
+    name = "dibao"
+    table = "dibao"
+    columns = (
+        *_PERSON,
+        "household_no",
+        "relation",
+        "member_count",
+        "monthly_amount",
+        "approval_date",
+        "status",
+    )
+
+
+class TekunStream(CivilAffairsStream):
+    """特困人员供养: people supported by the state, at home (分散) or in an institution (集中)."""
+
+    name = "tekun"
+    table = "tekun"
+    columns = (*_PERSON, "support_mode", "care_level", "monthly_amount", "approval_date", "status")
+
+
+class ElderlyAllowanceStream(CivilAffairsStream):
+    """高龄补贴: the monthly allowance of residents aged 80 and over."""
+
+    name = "elderly_allowance"
+    table = "elderly_allowance"
+    columns = (*_PERSON, "age_band", "monthly_amount", "start_date", "status")
+
+
+class DisabilityStream(CivilAffairsStream):
+    """残疾人: certificate holders with category and grade (and the two subsidies)."""
+
+    name = "disability"
+    table = "disability"
+    columns = (
+        *_PERSON,
+        "certificate_no",
+        "disability_category",
+        "disability_grade",
+        "subsidy",
+        "issue_date",
+        "status",
+    )
+
+
+class DeathsStream(CivilAffairsStream):
+    """死亡登记: deaths registered with civil affairs (funeral and benefit stop)."""
+
+    name = "deaths"
+    table = "deaths"
+    columns = (*_PERSON, "death_date", "death_place", "registered_on", "status")
+
+
+STREAM_CLASSES: tuple[type[CivilAffairsStream], ...] = (
+    DibaoStream,
+    TekunStream,
+    ElderlyAllowanceStream,
+    DisabilityStream,
+    DeathsStream,
+)

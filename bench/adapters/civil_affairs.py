@@ -1,0 +1,441 @@
+"""民政 sync benchmark: records/s and peak RSS, ODBC (SQLite3 / PostgreSQL driver) → adapter →
+canonical store (SQLite / PostgreSQL).
+
+``python -m bench.adapters.civil_affairs --persons 100000 [--profile]``
+
+The district is built once per size into both source databases. Each measurement runs in a
+fresh interpreter so that its RSS is the adapter's and the engine's alone (the parent
+samples it with psutil); a run at a fifth of the size shows whether memory grows with the
+number of records. Three measurements per size: the adapter's transport alone (ODBC,
+decoding, rows), the engine alone (records mapped beforehand, replayed into the store), and
+the end-to-end sync, in which extraction and mapping are timed per record (CPU) so that
+the remainder is the engine's. ``--profile`` adds two cProfiles: one sync by layer, and
+the engine alone by function.
+
+Wall-clock rates on a shared machine move with its load (recorded); CPU time per record is
+the steadier figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from adapters.contract import Adapter, Extracted, Mapped, Stream
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "bench" / "results" / "civil_affairs.json"
+TARGET_RATE = 20_000  # records/s end to end
+TARGET_RSS_MB = 500
+SEED = 7
+
+
+class _Replay(Stream):
+    """A stream's records, extracted and mapped up front, handed to the engine again."""
+
+    primary_key = ("case_no",)
+
+    def __init__(self, stream: Stream) -> None:
+        self.name = stream.name  # type: ignore[misc]
+        self.items = list(stream.extract({}))
+        self.mapped = {id(item): stream.map(item) for item in self.items}
+
+    def extract(self, cursor: Any) -> Iterator[Extracted]:
+        return iter(self.items)
+
+    def map(self, item: Extracted) -> Mapped:
+        return self.mapped[id(item)]
+
+
+class _ReplayAdapter(Adapter):
+    name = "civil_affairs"
+
+    def streams(self) -> list[Stream]:
+        return []
+
+    def check_connection(self) -> tuple[bool, str | None]:
+        return True, None
+
+
+def _warm_up() -> None:
+    """Load the value parsers' dictionaries (OpenCC, pinyin) before the clock starts: a
+    one-off cost per process, not a per-record one."""
+    from adapters.canonical import person_fields
+
+    person_fields(name="張偉", id_number="330106194812044083", address="杭州市西湖區1號")
+
+
+def _child(spec: dict[str, Any]) -> dict[str, Any]:
+    """One measurement (``spec["mode"]``: extract, engine or sync) in this fresh process."""
+    from adapters.civil_affairs import CivilAffairsConfig, create_adapter
+    from adapters.civil_affairs.streams import CivilAffairsStream
+    from adapters.engine import sync_adapter, sync_stream
+    from canonical_model.store import make_engine, session_factory
+
+    clock = time.process_time
+    config = CivilAffairsConfig(connection_string=spec["connection"], page_size=spec["page"])
+    adapter = create_adapter(config)
+    out: dict[str, Any] = {}
+    if spec["mode"] == "extract":
+        started, cpu = time.perf_counter(), clock()
+        out["received"] = sum(1 for s in adapter.streams() for _ in s.extract({}))
+        adapter.close()
+        return out | {"elapsed_s": time.perf_counter() - started, "cpu_s": clock() - cpu}
+    sessions = session_factory(make_engine(spec["store_url"]))
+    _warm_up()
+    if spec["mode"] == "engine":
+        replays = [_Replay(s) for s in adapter.streams()]
+        adapter.close()
+        started, cpu = time.perf_counter(), clock()
+        for replay in replays:
+            sync_stream(_ReplayAdapter(), replay, sessions, checkpoint_every=spec["checkpoint"])
+        out["received"] = sum(len(r.items) for r in replays)
+        return out | {"elapsed_s": time.perf_counter() - started, "cpu_s": clock() - cpu}
+
+    spent = {"extract": 0.0, "map": 0.0}
+    original_extract, original_map = CivilAffairsStream.extract, CivilAffairsStream.map
+
+    def extract(self: CivilAffairsStream, cursor: Any) -> Iterator[Any]:
+        items = original_extract(self, cursor)
+        while True:
+            began = clock()
+            item = next(items, None)
+            spent["extract"] += clock() - began
+            if item is None:
+                return
+            yield item
+
+    def map_(self: CivilAffairsStream, item: Any) -> Any:
+        began = clock()
+        try:
+            return original_map(self, item)
+        finally:
+            spent["map"] += clock() - began
+
+    CivilAffairsStream.extract = extract  # type: ignore[method-assign]
+    CivilAffairsStream.map = map_  # type: ignore[method-assign]
+    me = psutil.Process()
+    curve: list[tuple[int, float]] = []  # (records so far, RSS MiB) at each checkpoint
+    done = [0]
+
+    def progress(report: Any) -> None:
+        curve.append((done[0] + report.received, me.memory_info().rss / 2**20))
+
+    started, cpu = time.perf_counter(), clock()
+    for stream in adapter.streams():  # one at a time, so the RSS curve spans all of them
+        report = sync_adapter(
+            adapter, sessions, streams=[stream.name], checkpoint_every=spec["checkpoint"],
+            progress=progress,
+        )[0]  # fmt: skip
+        done[0] += report.received
+    return {
+        "received": done[0],
+        "elapsed_s": time.perf_counter() - started,
+        "cpu_s": clock() - cpu,
+        "extract_cpu_s": spent["extract"],
+        "map_cpu_s": spent["map"],
+        "rss_curve": curve,
+    }
+
+
+def _measure(spec: dict[str, Any]) -> dict[str, Any]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.adapters.civil_affairs", "--child", json.dumps(spec)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    watched = psutil.Process(proc.pid)
+    samples: list[float] = []
+    while proc.poll() is None:
+        try:
+            samples.append(watched.memory_info().rss / 2**20)
+        except psutil.Error:
+            break
+        time.sleep(0.05)
+    out, _ = proc.communicate()
+    if proc.returncode != 0:
+        raise RuntimeError(f"benchmark child failed ({proc.returncode})")
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    n = max(1, result["received"])
+    result["rate"] = result["received"] / result["elapsed_s"]
+    result["cpu_rate"] = result["received"] / max(result["cpu_s"], 1e-9)
+    result["rss_peak_mb"] = round(max(samples, default=0.0), 1)
+    if spec["mode"] != "sync":
+        return result
+    curve = result.pop("rss_curve")
+    for share, name in ((0.2, "rss_after_20pct_mb"), (1.0, "rss_after_100pct_mb")):
+        reached = [round(rss, 1) for got, rss in curve if got >= share * n]
+        result[name] = reached[0] if reached else None
+    engine = result["cpu_s"] - result["extract_cpu_s"] - result["map_cpu_s"]
+    result["us_per_record"] = {
+        k: round(v / n * 1e6, 1)
+        for k, v in (
+            ("total_cpu", result["cpu_s"]),
+            ("extract", result["extract_cpu_s"]),
+            ("map", result["map_cpu_s"]),
+            ("engine", engine),
+        )
+    }
+    return result
+
+
+def _build_sources(persons: int, backends: list[str], stack: ExitStack) -> dict[str, Any]:
+    """The district of ``persons`` in each source backend: {backend: (ODBC string, rows)}."""
+    from simulators.civil_affairs import CivilAffairsSimulator
+    from simulators.district import District
+    from tests.support import postgres
+
+    district = District(persons=persons, seed=SEED)
+    built: dict[str, Any] = {}
+    for backend in backends:
+        if backend == "sqlite":
+            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-ca-src-"))
+            sim = CivilAffairsSimulator.sqlite(Path(folder) / "civil_affairs.db", seed=SEED)
+        else:
+            postgres.ensure_running()
+            name = f"bench_ca_src_{uuid.uuid4().hex[:8]}"
+            sim = CivilAffairsSimulator.postgresql(name, seed=SEED, user=postgres.USER)
+            stack.callback(postgres.drop_database, name)
+        built[backend] = (sim.connection_string, sim.build(district).total)
+        print(f"  {backend} source: {built[backend][1]} records", file=sys.stderr)
+    return built
+
+
+@contextmanager
+def _store(backend: str) -> Iterator[str]:
+    from canonical_model.store import make_engine, upgrade
+    from tests.support import postgres
+
+    with ExitStack() as stack:
+        if backend == "sqlite":
+            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-ca-store-"))
+            url = f"sqlite:///{folder}/gridhub.db"
+        else:
+            postgres.ensure_running()
+            url = postgres.url_for(stack.enter_context(postgres.temporary_database()))
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        yield url
+
+
+_LAYERS = (  # (substring of "file:function", layer); first match wins
+    ("adapters/engine.py", "engine (sync_stream, upsert, quarantine)"),
+    ("/audit/", "audit append"),
+    ("json/encoder.py", "JSON encoding (engine hashes, SQLAlchemy JSON binds)"),
+    ("json/__init__.py:dumps", "JSON encoding (engine hashes, SQLAlchemy JSON binds)"),
+    ("sqlalchemy/", "SQLAlchemy (compile, ORM bulk insert, binds)"),
+    ("sqlite3", "store driver"),
+    ("psycopg", "store driver"),
+    ("canonical_model/values/", "value parsers (address, name, ID, phone)"),
+    ("opencc", "value parsers (address, name, ID, phone)"),
+    ("pypinyin", "value parsers (address, name, ID, phone)"),
+    ("adapters/canonical.py", "person_fields (shared mapping)"),
+    ("adapters/civil_affairs/", "civil_affairs adapter (decode, rows, mapping)"),
+    ("pyodbc", "ODBC fetch"),
+)
+_ENGINE_PARTS = (  # (substring of "file:function", what it is): cumulative time
+    ("engine.py:_commit_checkpoint", "checkpoint transaction, all of it"),
+    ("engine.py:_upsert_records", "lookup of stored keys + INSERT/UPDATE source_record"),
+    ("default.py:do_execute", "store driver executing statements (DB-API)"),
+    ("engine.py:canonical_json", "canonical JSON: raw record once, canonical fields once"),
+    ("engine.py:raw_bytes", "  of which the raw record (hash and payload)"),
+    ("engine.py:_has_open_quarantine", "check for open quarantine entries"),
+    ("engine.py:_quarantine", "quarantine rejected records"),
+    ("engine.py:_lock_state", "SELECT … FOR UPDATE of sync_state"),
+    ("log.py:append", "audit append (one entry per checkpoint)"),
+    ("engine.py:_refresh_statistics", "ANALYZE after checkpoints 1, 2, 4, … (PostgreSQL)"),
+)
+
+
+def _profile(connection: str, checkpoint: int) -> list[dict[str, Any]]:
+    """Two cProfiles (SQLite3 source, SQLite store): a sync by layer, the engine by part."""
+    import cProfile
+    import pstats
+
+    from adapters.civil_affairs import CivilAffairsConfig, create_adapter
+    from adapters.engine import sync_adapter, sync_stream
+    from canonical_model.store import make_engine, session_factory
+
+    def run(body: Any) -> dict[str, tuple[float, float]]:
+        with _store("sqlite") as url:
+            sessions = session_factory(make_engine(url))
+            _warm_up()
+            profiler = cProfile.Profile()
+            profiler.runcall(body, sessions)
+        stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+        return {f"{f}:{fn}": (own, cum) for (f, _l, fn), (_c, _n, own, cum, _) in stats.items()}
+
+    adapter = create_adapter(CivilAffairsConfig(connection_string=connection))
+    sync = run(lambda sessions: sync_adapter(adapter, sessions, checkpoint_every=checkpoint))
+    total = sum(own for own, _ in sync.values())
+    layers: dict[str, float] = {}
+    for where, (own, _) in sync.items():
+        layer = next((name for key, name in _LAYERS if key in where), "other (Python builtins)")
+        layers[layer] = layers.get(layer, 0.0) + own / total
+    fresh = create_adapter(CivilAffairsConfig(connection_string=connection))
+    replays = [_Replay(s) for s in fresh.streams()]
+
+    def engine_alone(sessions: Any) -> None:
+        for replay in replays:
+            sync_stream(_ReplayAdapter(), replay, sessions, checkpoint_every=checkpoint)
+
+    alone = run(engine_alone)
+    whole = max(cum for where, (_, cum) in alone.items() if where.endswith(":engine_alone"))
+    parts = {
+        label: sum(cum for where, (_, cum) in alone.items() if key in where) / whole
+        for key, label in _ENGINE_PARTS
+    }
+    return [
+        {"figure": "profile of a sync by layer (own time)", "value": _ranked(layers)},
+        {"figure": "profile of the engine alone by part (cumulative)", "value": _ranked(parts)},
+    ]
+
+
+def _ranked(shares: dict[str, float]) -> dict[str, float]:
+    return {k: round(v, 3) for k, v in sorted(shares.items(), key=lambda kv: -kv[1])}
+
+
+def _machine() -> dict[str, Any]:
+    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    models = [ln.split(":", 1)[1].strip() for ln in cpuinfo.splitlines() if "model name" in ln]
+    return {
+        "cpu": models[0] if models else platform.processor(),
+        "cpus": os.cpu_count(),
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def run(args: argparse.Namespace) -> list[dict[str, Any]]:
+    first = args.persons[0]
+    sizes = sorted(
+        set(args.persons) if len(args.persons) > 1 else {args.small or first // 5, first}
+    )
+    meta = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "machine": _machine()}
+    figures: list[dict[str, Any]] = []
+
+    def rate(figure: str, result: dict[str, Any], size: str, **extra: Any) -> None:
+        figures.append(
+            {"figure": figure, "unit": "records/s", "value": round(result["rate"], 1),
+             "target": f">= {TARGET_RATE}", "data_size": size,
+             "cpu_rate": round(result["cpu_rate"], 1), **extra, **meta}
+        )  # fmt: skip
+
+    with ExitStack() as stack:
+        for persons in sizes:
+            print(f"{persons} persons:", file=sys.stderr)
+            sources = _build_sources(persons, args.sources, stack)
+            for source, (connection, records) in sources.items():
+                size = f"{persons} persons, {records} records"
+                base = {"connection": connection, "checkpoint": args.checkpoint}
+                base |= {"page": args.page_size, "store_url": None}
+                extracted = _measure(base | {"mode": "extract"})
+                rate(f"extraction only (ODBC, decoding, rows), {source} ODBC", extracted, size,
+                     rss_peak_mb=extracted["rss_peak_mb"])  # fmt: skip
+                for store in args.stores:
+                    with _store(store) as url:
+                        if source == "sqlite":
+                            alone = _measure(base | {"mode": "engine", "store_url": url})
+                            rate(f"engine alone (records mapped beforehand) → {store} store",
+                                 alone, size)  # fmt: skip
+                    with _store(store) as url:
+                        result = _measure(base | {"mode": "sync", "store_url": url})
+                    assert result["received"] == records, (result["received"], records)
+                    label = f"{source} ODBC → {store} store"
+                    print(f"  {label}: {result['rate']:.0f} records/s", file=sys.stderr)
+                    rate(f"end-to-end sync rate, {label}", result, size,
+                         us_per_record=result["us_per_record"])  # fmt: skip
+                    figures.append(
+                        {"figure": f"peak RSS, {label}", "unit": "MiB",
+                         "value": round(result["rss_peak_mb"], 1),
+                         "target": f"< {TARGET_RSS_MB}", "data_size": size,
+                         "rss_after_20pct_mb": result["rss_after_20pct_mb"],
+                         "rss_after_100pct_mb": result["rss_after_100pct_mb"], **meta}
+                    )  # fmt: skip
+            if args.profile and persons == sizes[-1] and "sqlite" in sources:
+                for profile in _profile(sources["sqlite"][0], args.checkpoint):
+                    size = f"{persons} persons, {sources['sqlite'][1]} records"
+                    figures.append(
+                        profile | {"unit": "share", "target": None, "data_size": size, **meta}
+                    )
+    return figures
+
+
+def markdown(figures: list[dict[str, Any]]) -> str:
+    lines = [
+        "| figure | data | value | target | CPU µs/record |",
+        "| --- | --- | ---: | --- | --- |",
+    ]
+    for f in figures:
+        us = f.get("us_per_record")
+        if f["unit"] == "share":
+            continue
+        if us:
+            detail = (
+                f"{us['total_cpu']:.0f} = extract {us['extract']:.0f} + map {us['map']:.0f} + "
+                f"engine {us['engine']:.0f}"
+            )
+        elif "cpu_rate" in f:
+            detail = f"{1e6 / f['cpu_rate']:.0f}"
+            detail += f"; peak RSS {f['rss_peak_mb']} MiB" if "rss_peak_mb" in f else ""
+        else:
+            detail = f"RSS at 20 % / 100 %: {f['rss_after_20pct_mb']} / {f['rss_after_100pct_mb']}"
+        lines.append(
+            f"| {f['figure']} | {f['data_size']} | {f['value']} {f['unit']} | {f['target']} "
+            f"| {detail} |"
+        )
+    for f in (f for f in figures if f["unit"] == "share"):
+        lines += ["", f"**{f['figure']}** ({f['data_size']})", ""]
+        lines += ["| part | share |", "| --- | ---: |"]
+        lines += [f"| {k} | {v:.1%} |" for k, v in f["value"].items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--persons", type=int, nargs="+", default=[100_000])
+    parser.add_argument("--small", type=int, help="with one --persons: default a fifth of it")
+    parser.add_argument("--sources", nargs="+", default=["sqlite", "postgresql"])
+    parser.add_argument("--stores", nargs="+", default=["sqlite", "postgresql"])
+    parser.add_argument("--checkpoint", type=int, default=500)
+    parser.add_argument("--page-size", type=int, default=5000)
+    parser.add_argument("--profile", action="store_true", help="cProfile a sync and the engine")
+    parser.add_argument("--append", action="store_true", help="merge into the results file")
+    parser.add_argument("--no-write", action="store_true", help="do not write the results file")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        print(json.dumps(_child(json.loads(args.child))))
+        return
+    figures = run(args)
+    if not args.no_write:
+        if args.append and RESULTS.exists():
+            fresh = {(f["figure"], f["data_size"]) for f in figures}
+            kept = json.loads(RESULTS.read_text())
+            figures = [f for f in kept if (f["figure"], f["data_size"]) not in fresh] + figures
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(json.dumps(figures, ensure_ascii=False, indent=2) + "\n")
+    print(markdown(figures))
+
+
+if __name__ == "__main__":
+    main()
