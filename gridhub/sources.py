@@ -10,4 +10,6 @@ SOURCES: dict[str, str] = {
     "hukou": "adapters.hukou",
     "civil_affairs": "adapters.civil_affairs",
     "hotline": "adapters.hotline",
+    "health": "adapters.health",
+    "utility": "adapters.utility",
 }

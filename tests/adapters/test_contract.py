@@ -21,6 +21,8 @@ ADAPTERS = sorted(SOURCES.items())
 UNREACHABLE: dict[str, dict[str, object]] = {
     "hukou": {"wsdl_url": "http://127.0.0.1:9/hukou?wsdl", "timeout_s": 1, "max_retries": 0},
     "hotline": {"bootstrap_servers": "127.0.0.1:9", "connect_timeout_s": 1},
+    "health": {"base_url": "http://127.0.0.1:9/fhir", "timeout_s": 1, "max_retries": 0},
+    "utility": {"inbox": "/nonexistent/gridhub/inbox"},
     "civil_affairs": {
         "connection_string": "Driver=SQLite3;Database=/nonexistent/dir/none.db",
         "max_retries": 0,

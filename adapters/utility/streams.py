@@ -1,0 +1,280 @@
+"""The utility stream ``accounts``: meter files from the inbox, readings on the side.
+
+Per file: the manifest is read and the whole file parsed and checked in one pass
+(``parsing.parse_file``). A refused file is moved to the rejected folder with its reason
+file, after a quarantine entry (key ``file:<name>``) has been committed; other files go on.
+A good file is then loaded chunk by chunk (``rows_per_checkpoint`` rows):
+
+1. every account in the chunk that this run has not seen unchanged becomes a candidate;
+2. one account record (the first candidate, or an account seen again) is handed to the
+   engine and a ``Flush`` makes it commit now. Inside that transaction ``on_checkpoint``
+   looks up the candidates' stored payloads and writes the chunk's readings into
+   ``utility_reading`` (one bulk upsert), so readings commit with the checkpoint;
+3. candidates whose payload differs from what is stored (new holder, new phone, new
+   account) are handed to the engine as records; unchanged accounts never are — in a daily
+   file nearly every row, which is why readings reach their throughput.
+
+When the file's last chunk is in, a final ``Flush`` commits the cursor with the file in it
+(``{"files": {name: sha256}}``, the last ``keep_processed``), and only after that commit
+the file moves to the archive. A crash before leaves the file in the inbox and the cursor
+without it: the next run reads it again, and the readings' unique key and the accounts'
+content hashes absorb the repetition. A crash after the commit but before the move leaves
+a file the cursor already names: it is archived without being read.
+
+The engine only commits at a ``Flush`` when a record is pending, and only calls
+``on_checkpoint`` when it commits — hence the account handed over in step 2 (an unchanged
+one costs the engine a hash). The generator resuming after a ``Flush`` is the proof that
+the checkpoint committed: a failed commit ends the sync without resuming it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import operator
+from collections import deque
+from collections.abc import Generator, Iterator, Mapping, Sequence
+from typing import Any, ClassVar
+
+from sqlalchemy.orm import Session
+
+from adapters.contract import Extracted, Flush, Mapped, SourceUnavailable, Stream
+from adapters.utility.ahead import ParseAhead, Parsing
+from adapters.utility.client import Delivery, Inbox, Manifest
+from adapters.utility.config import UtilityConfig
+from adapters.utility.mapping import (
+    ReadingRow,
+    StoredAccount,
+    account_key,
+    account_payload,
+    map_record,
+    normalized_address,
+    stored_accounts,
+    upsert_readings,
+)
+from adapters.utility.parsing import FileRejected, Good, Spool
+
+__all__ = ["AccountsStream"]
+
+log = logging.getLogger(__name__)
+_Cursor = dict[str, Any]
+_by_account = operator.itemgetter(1, 2)
+
+
+class _Chunk:
+    """A chunk's readings on their way to the checkpoint that writes them: ``ready`` rows
+    have their address (the account was seen unchanged this run), ``waiting`` rows get it
+    from the store's lookup of the ``candidates``."""
+
+    __slots__ = ("candidates", "file", "kind", "ready", "waiting")
+
+    def __init__(self, kind: str, file: str) -> None:
+        self.kind = kind
+        self.file = file
+        self.ready: list[ReadingRow] = []
+        self.waiting: list[Good] = []
+        self.candidates: dict[str, Good] = {}
+
+
+class AccountsStream(Stream):
+    name: ClassVar[str] = "accounts"
+    primary_key: ClassVar[tuple[str, ...]] = ("kind", "account")
+    cursor_field: ClassVar[str | None] = "file"
+
+    def __init__(self, inbox: Inbox, config: UtilityConfig) -> None:
+        self.inbox = inbox
+        self.config = config
+        self.ahead = ParseAhead(config.parse_workers > 0)
+        # kind → account → ((holder, phone, address, meter_no), normalized address), this run
+        self._known: dict[str, dict[str, tuple[tuple[str | None, ...], str | None]]] = {}
+        self._chunk: _Chunk | None = None
+        self._stored: dict[str, StoredAccount] = {}
+        self._uncommitted = 0  # records handed to the engine since its last commit
+        self.stats = {"files": 0, "readings": 0, "rejected": 0, "skipped": 0}
+
+    # -- engine hooks --------------------------------------------------------------------
+
+    def map(self, item: Extracted) -> Mapped:
+        return map_record(item)
+
+    def on_checkpoint(self, session: Session, mapped: Sequence[Mapped]) -> None:
+        self._uncommitted = 0
+        chunk, self._chunk = self._chunk, None
+        if chunk is None:
+            return
+        self._stored = stored_accounts(session, chunk.candidates)
+        kind, file, rows = chunk.kind, chunk.file, chunk.ready
+        known = self._known.setdefault(kind, {})
+        if len(known) + len(chunk.waiting) > self.config.account_cache:
+            known.clear()  # bounded memory: later files look their accounts up again
+        for row in chunk.waiting:
+            fields = row[2:6]
+            stored = self._stored.get(f"{kind}:{row[1]}")
+            if stored is not None and stored[0] == fields:
+                address = stored[1]
+            else:
+                address = normalized_address(row[4])
+            if self.config.account_cache:
+                known[row[1]] = (fields, address)
+            rows.append((kind, row[1], row[6], row[7], row[8], address, file))
+        rows.sort(key=_by_account)  # index order: neighbouring pages, fewer page splits
+        upsert_readings(session, rows)
+        self.stats["readings"] += len(rows)
+
+    # -- extraction ----------------------------------------------------------------------
+
+    def _record(self, raw: Mapping[str, Any], cursor: _Cursor, key: str | None) -> Extracted:
+        self._uncommitted += 1
+        return Extracted(raw=raw, cursor=cursor, source_key=key)
+
+    def extract(self, cursor: Mapping[str, Any]) -> Iterator[Extracted | Flush]:
+        problem = self.inbox.problem()
+        if problem is not None:
+            raise SourceUnavailable(problem)
+        self.inbox.prepare()
+        files: dict[str, str] = dict(cursor.get("files") or {})
+        self._uncommitted = 0
+        # Each job: a delivery with its manifest and its parse (running ahead), or the
+        # reason it was refused before parsing.
+        jobs: deque[tuple[Delivery, Manifest | None, Parsing | FileRejected]] = deque()
+        try:
+            for delivery in self.inbox.scan():
+                if delivery.name in files and self._already_loaded(delivery, files[delivery.name]):
+                    self.inbox.archive(delivery)  # committed by a run that died before moving it
+                    self.stats["skipped"] += 1
+                    continue
+                jobs.append(self._start(delivery))
+                while len(jobs) > 1:  # one file parses ahead while the one before loads
+                    files = yield from self._finish(*jobs.popleft(), files)
+            while jobs:
+                files = yield from self._finish(*jobs.popleft(), files)
+        finally:
+            for _, _, job in jobs:
+                if isinstance(job, Parsing):
+                    job.cancel()
+
+    def _start(
+        self, delivery: Delivery
+    ) -> tuple[Delivery, Manifest | None, Parsing | FileRejected]:
+        try:
+            manifest = self.inbox.read_manifest(delivery)
+        except FileRejected as exc:
+            return delivery, None, exc
+        assert delivery.data is not None  # read_manifest refuses an orphan manifest
+        parsing = self.ahead.start(
+            delivery.data,
+            fmt=manifest.fmt,
+            encoding=manifest.encoding,
+            sha256=manifest.sha256,
+            rows=manifest.rows,
+            chunk=self.config.rows_per_checkpoint,
+        )
+        return delivery, manifest, parsing
+
+    def _finish(
+        self,
+        delivery: Delivery,
+        manifest: Manifest | None,
+        job: Parsing | FileRejected,
+        files: dict[str, str],
+    ) -> Generator[Extracted | Flush, None, dict[str, str]]:
+        """Load (or reject) one file; returns the processed-files cursor after it."""
+        position: _Cursor = {"files": files}
+        try:
+            if isinstance(job, FileRejected):
+                raise job
+            assert manifest is not None
+            spool = job.result()
+        except FileRejected as exc:
+            yield from self._reject(delivery, position, exc)
+            return files
+        except OSError as exc:
+            raise SourceUnavailable(f"cannot read {delivery.name}: {exc.strerror}") from None
+        try:
+            last = yield from self._load(manifest, spool, position)
+        finally:
+            spool.close()
+        files = dict(files)  # a new dict: a cursor handed to the engine is never changed
+        files.pop(delivery.name, None)
+        files[delivery.name] = manifest.sha256
+        while len(files) > self.config.keep_processed:
+            files.pop(next(iter(files)))
+        position = {"files": files}
+        if self._uncommitted == 0 and last is not None:
+            yield self._record(last, position, account_key(manifest.kind, last["account"]))
+        if self._uncommitted:
+            yield Flush(position)
+            self._check_committed()
+        self.inbox.archive(delivery)
+        self.stats["files"] += 1
+        log.info("utility file %s loaded: %d rows", delivery.name, spool.rows)
+        return files
+
+    def _already_loaded(self, delivery: Delivery, sha256: str) -> bool:
+        try:
+            return self.inbox.read_manifest(delivery).sha256 == sha256
+        except FileRejected:
+            return delivery.data is None  # an orphan manifest of a loaded file
+
+    def _check_committed(self) -> None:
+        if self._chunk is not None or self._uncommitted:
+            raise RuntimeError("the engine did not commit at a Flush: readings would be lost")
+
+    def _reject(
+        self, delivery: Delivery, position: _Cursor, exc: FileRejected
+    ) -> Iterator[Extracted | Flush]:
+        manifest: Any = None
+        if delivery.manifest is not None and delivery.manifest.exists():
+            text = delivery.manifest.read_bytes()[:65536].decode("utf-8", "replace")
+            try:
+                manifest = json.loads(text)
+            except ValueError:
+                manifest = text
+        raw = {
+            "file": delivery.name,
+            "manifest": manifest,
+            "problem": {"code": exc.code, "reason": exc.reason},
+        }
+        yield self._record(raw, position, f"file:{delivery.name}")
+        yield Flush(position)
+        self._check_committed()
+        self.inbox.reject(delivery, exc.code, exc.reason)
+        self.stats["rejected"] += 1
+
+    def _load(
+        self, manifest: Manifest, spool: Spool, position: _Cursor
+    ) -> Generator[Extracted | Flush, None, dict[str, Any] | None]:
+        """Every chunk of a verified file; returns the last account payload seen."""
+        kind = manifest.kind
+        last: dict[str, Any] | None = None
+        for good, bad in spool:
+            for number, code, reason, fields in bad:
+                raw = {"file": manifest.file, "row": number, "kind": kind, "fields": fields,
+                       "problem": {"code": code, "reason": reason}}  # fmt: skip
+                yield self._record(raw, position, f"{kind}:row:{manifest.file}:{number}")
+            if not good:
+                continue
+            chunk = _Chunk(kind, manifest.file)
+            known = self._known.get(kind, {})
+            ready, waiting, file = chunk.ready.append, chunk.waiting, manifest.file
+            for row in good:
+                seen = known.get(row[1])
+                if seen is not None and seen[0] == row[2:6]:
+                    ready((kind, row[1], row[6], row[7], row[8], seen[1], file))
+                else:
+                    waiting.append(row)
+            chunk.candidates = {f"{kind}:{row[1]}": row for row in waiting}
+            self._chunk = chunk
+            first = next(iter(chunk.candidates.values()), good[0])
+            last = account_payload(kind, good[-1])
+            yield self._record(account_payload(kind, first), position, account_key(kind, first[1]))
+            yield Flush(position)  # on_checkpoint: look up the candidates, write readings
+            self._check_committed()
+            for key, row in chunk.candidates.items():
+                stored = self._stored.get(key)
+                if row is not first and (
+                    stored is None or stored[0] != (row[2], row[3], row[4], row[5])
+                ):
+                    yield self._record(account_payload(kind, row), position, key)
+            self._stored = {}
+        return last
