@@ -67,9 +67,16 @@ def raw_bytes(raw: Mapping[str, Any] | bytes) -> bytes:
 
 
 def load_cursor(sessions: sessionmaker[Session], source: str, stream: str) -> dict[str, Any]:
+    return _load_state(sessions, source, stream)[0]
+
+
+def _load_state(
+    sessions: sessionmaker[Session], source: str, stream: str
+) -> tuple[dict[str, Any], str | None]:
+    """The stored cursor and the batch that last wrote it."""
     with sessions() as session:
         state = session.get(SyncState, (source, stream))
-        return dict(state.cursor) if state else {}
+        return (dict(state.cursor), state.last_batch_id) if state else ({}, None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,15 +122,23 @@ def sync_stream(
     if isinstance(stream, str):
         stream = adapter.stream(stream)
     report = SyncReport(source=adapter.name, stream=stream.name, batch_id=uuid.uuid4().hex)
-    cursor = load_cursor(sessions, adapter.name, stream.name)
+    cursor, last_batch = _load_state(sessions, adapter.name, stream.name)
     stored_cursor = dict(cursor)
     pending = _Checkpoint.empty()
 
     def commit(next_cursor: Mapping[str, Any]) -> None:
-        nonlocal stored_cursor, pending
+        nonlocal stored_cursor, pending, last_batch
         _commit_checkpoint(
-            sessions, adapter.name, stream, report, pending, stored_cursor, next_cursor, actor
+            sessions,
+            adapter.name,
+            stream,
+            report,
+            pending,
+            (stored_cursor, last_batch),
+            next_cursor,
+            actor,
         )
+        last_batch = report.batch_id
         stored_cursor = dict(next_cursor)
         report.cursor = stored_cursor
         pending = _Checkpoint.empty()
@@ -196,14 +211,20 @@ def _commit_checkpoint(
     stream: Stream,
     report: SyncReport,
     pending: _Checkpoint,
-    expected_cursor: Mapping[str, Any],
+    expected: tuple[Mapping[str, Any], str | None],
     next_cursor: Mapping[str, Any],
     actor: str,
 ) -> None:
+    """Store one checkpoint, unless another run has written this stream since we last did.
+
+    Both the cursor and the batch that wrote it are compared: a stream whose cursor only
+    moves at the end (a FHIR search) would otherwise not notice a second run.
+    """
     now = utcnow()
+    expected_cursor, expected_batch = expected
     with sessions() as session, session.begin():
         state = _lock_state(session, source, stream.name)
-        if dict(state.cursor) != dict(expected_cursor):
+        if dict(state.cursor) != dict(expected_cursor) or state.last_batch_id != expected_batch:
             raise ConcurrentSyncError(
                 f"the cursor of {source}/{stream.name} moved during this sync; "
                 "another run is syncing it — this run stops without storing its checkpoint"

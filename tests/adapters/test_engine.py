@@ -201,6 +201,25 @@ def test_a_second_run_moving_the_cursor_stops_the_first(
     assert count(sessions, SourceRecord) == 10
 
 
+def test_a_second_run_is_noticed_even_when_the_cursor_does_not_move(
+    tmp_path: Path, sessions: sessionmaker[Session]
+) -> None:
+    src = tmp_path / "src.jsonl"
+    write_lines(src, people(30))
+    calls = 0
+
+    def interfere(_report: object) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:  # another run commits a checkpoint that leaves the cursor where it was
+            with transaction(sessions) as s:
+                s.get_one(SyncState, ("lines", "people")).last_batch_id = "another-run"
+
+    with pytest.raises(ConcurrentSyncError):
+        sync_stream(LinesAdapter(src), "people", sessions, checkpoint_every=10, progress=interfere)
+    assert count(sessions, SourceRecord) == 10
+
+
 CHILD = """
 import sys
 from pathlib import Path
