@@ -2,15 +2,12 @@
 
 Called by ``dags/task_sla_watch.py``, ``dags/feedback_delivery.py``, ``dags/daily_stats.py``
 and ``gridhub tasks …``. This is the composition root for write-backs: ``workflow`` never
-imports an adapter, so the relay's handlers are built here, lazily, from importable
-``module:function`` paths. A destination whose module is not installed yet simply has no
-handler, and its messages wait (pending, with the reason) instead of failing.
+imports an adapter, so the relay's handlers come from ``gridhub.writeback``.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +15,7 @@ from canonical_model import utcnow
 from canonical_model.store import transaction
 from gridhub.settings import get_settings
 from gridhub.wiring import sessions
+from gridhub.writeback import LazyHandlers
 from workflow.attachments import PhotoStore
 from workflow.dispatch import dispatch_waiting
 from workflow.outbox import Handler, Relay
@@ -28,8 +26,6 @@ from workflow.stats import refresh_daily_stats
 from workflow.utility_signals import produce_utility
 
 __all__ = [
-    "HANDLER_PATHS",
-    "LazyHandlers",
     "daily_stats",
     "dispatch_queued",
     "photo_store",
@@ -37,41 +33,6 @@ __all__ = [
     "relay_once",
     "watch_slas",
 ]
-
-#: destination → "module:function" of its ``deliver(payload, idempotency_key)``.
-HANDLER_PATHS: dict[str, str] = {
-    "hotline": "adapters.hotline.writeback:deliver",
-    "civil_affairs": "adapters.civil_affairs.writeback:deliver",
-    "device_gateway": "device_bridge.ack:deliver",
-}
-
-
-class LazyHandlers(Mapping[str, Handler]):
-    """Handlers imported on first use; a destination that cannot be imported is absent."""
-
-    def __init__(self, paths: Mapping[str, str]) -> None:
-        self._paths = dict(paths)
-        self._loaded: dict[str, Handler] = {}
-
-    def __getitem__(self, destination: str) -> Handler:
-        if destination in self._loaded:
-            return self._loaded[destination]
-        path = self._paths.get(destination)
-        if path is None:
-            raise KeyError(destination)
-        module_name, _, attr = path.partition(":")
-        try:
-            handler = getattr(importlib.import_module(module_name), attr)
-        except (ImportError, AttributeError):
-            raise KeyError(destination) from None
-        self._loaded[destination] = handler
-        return handler  # type: ignore[no-any-return]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._paths)
-
-    def __len__(self) -> int:
-        return len(self._paths)
 
 
 def photo_store() -> PhotoStore:
@@ -128,7 +89,7 @@ def relay_once(
     now: datetime | None = None,
 ) -> dict[str, int]:
     """Deliver the due outbox messages once (write-backs to hotline, gateways, 民政)."""
-    relay = Relay(handlers if handlers is not None else LazyHandlers(HANDLER_PATHS))
+    relay = Relay(handlers if handlers is not None else LazyHandlers())
     return relay.run_once(sessions(database_url), now=now or utcnow()).as_dict()
 
 
