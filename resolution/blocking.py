@@ -9,7 +9,6 @@ shared switchboard number) and would swamp the run with pairs that carry no evid
 Everything is sort-based numpy over integer codes; no database is needed.
 """
 
-
 from __future__ import annotations
 
 from dataclasses import dataclass, field

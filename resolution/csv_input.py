@@ -6,7 +6,6 @@ must let the clerk find it without the report itself leaking personal data, so p
 are reported as ``file:line: reason`` only, never with cell contents.
 """
 
-
 from __future__ import annotations
 
 import csv

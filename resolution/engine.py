@@ -6,7 +6,6 @@ the benchmark loaders, or later a store adapter.  Nothing here touches files or 
 database, and nothing here logs values.
 """
 
-
 from __future__ import annotations
 
 import hashlib

@@ -6,7 +6,6 @@ records) is what makes Python-level normalisers affordable.  Value frequencies, 
 term-frequency adjustment and for exact ``u`` estimates, fall out of the same pass.
 """
 
-
 from __future__ import annotations
 
 from collections.abc import Mapping

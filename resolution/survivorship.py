@@ -6,7 +6,6 @@ whichever row came last.  Rules are per field so policy can differ: identifiers 
 agreement, contact details by recency, names by the most authoritative source.
 """
 
-
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
