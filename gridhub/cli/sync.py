@@ -10,7 +10,7 @@ app = typer.Typer(help="Sync source systems into the canonical store.", no_args_
 
 
 def _run(source: str, streams: list[str] | None) -> None:
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
     from adapters.contract import SourceUnavailable, SyncReport
     from gridhub.jobs.sync import run_sync
@@ -22,7 +22,7 @@ def _run(source: str, streams: list[str] | None) -> None:
         TimeElapsedColumn(),
         transient=False,
     ) as bar:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def progress(report: SyncReport) -> None:
             key = f"{report.source}/{report.stream}"
