@@ -75,6 +75,38 @@ def hotline_handler() -> Handler:
     return deliver
 
 
+def civil_affairs_visit(message: Mapping[str, Any]) -> dict[str, Any]:
+    """The 民政 visit record for one outbox message."""
+    code = message.get("result")
+    result = _HOTLINE_RESULT.get(str(code), code) if code else None
+    notes = message.get("notes")
+    if result and notes:
+        result = f"{result}：{notes}"
+    return {
+        "case_ref": message.get("request_ref"),
+        "task_ref": message.get("task"),
+        "status": message.get("state"),
+        "result": str(result)[:400] if result else None,
+        "worker": message.get("handled_by"),
+        "visited_at": message.get("at"),
+    }
+
+
+def civil_affairs_handler() -> Handler:
+    import adapters.civil_affairs
+    from adapters.civil_affairs.writeback import CivilAffairsWriteback
+    from gridhub.jobs.sync import adapter_config
+
+    config = adapter_config("civil_affairs", adapters.civil_affairs)
+    assert isinstance(config, adapters.civil_affairs.CivilAffairsConfig)
+    writeback = CivilAffairsWriteback(config)
+
+    def deliver(message: Mapping[str, Any], idempotency_key: str) -> None:
+        writeback.deliver(civil_affairs_visit(message), idempotency_key)
+
+    return deliver
+
+
 def _by_path(path: str) -> HandlerFactory:
     """A handler exported as ``module:function`` by a package that needs no configuration."""
 
@@ -89,7 +121,7 @@ def _by_path(path: str) -> HandlerFactory:
 #: outbox destination → how to build its handler
 HANDLER_FACTORIES: dict[str, HandlerFactory] = {
     "hotline": hotline_handler,
-    "civil_affairs": _by_path("adapters.civil_affairs.writeback:deliver"),
+    "civil_affairs": civil_affairs_handler,
     "device_gateway": _by_path("device_bridge.ack:deliver"),
 }
 

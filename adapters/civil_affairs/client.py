@@ -307,6 +307,23 @@ class OdbcClient:
 
         return self._retrying("query", attempt) if retry else self._once("query", attempt)
 
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """One write statement (autocommit), retried on transient errors; rows affected.
+
+        Only write-backs use it, and every one is idempotent (keyed by its idempotency key),
+        so re-running it after a dropped connection cannot write twice.
+        """
+
+        def attempt() -> int:
+            cursor = self._connect().cursor()
+            try:
+                cursor.execute(sql, *params)
+                return int(cursor.rowcount)
+            finally:
+                cursor.close()
+
+        return self._retrying("write", attempt)
+
     def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
         page = self.fetch(sql, params)
         return page.rows[0][0] if page.rows else None

@@ -160,6 +160,7 @@ def ddl(backend: str) -> list[str]:
                 f"COMMENT ON COLUMN {table.name}.{c.name} IS {_quote(c.comment)}"
                 for c in table.columns
             )
+    statements.append(visit_record_ddl(backend))
     if backend == "sqlite":
         statements.append(
             f"CREATE TABLE {DICTIONARY_TABLE} (  -- 数据字典：列注释\n"
@@ -169,6 +170,27 @@ def ddl(backend: str) -> list[str]:
             ")"
         )
     return statements
+
+
+VISIT_TABLE = "visit_record"
+
+
+def visit_record_ddl(backend: str) -> str:
+    """The table the hub writes visit outcomes into (上门走访记录). Not a synced stream: it
+    is where the loop closes. The idempotency key makes a re-delivered visit a no-op."""
+    key = "INTEGER PRIMARY KEY" if backend == "sqlite" else "SERIAL PRIMARY KEY"
+    return (
+        f"CREATE TABLE {VISIT_TABLE} (  -- 上门走访记录（网格员反馈）\n"
+        f"    id {key},\n"
+        "    idempotency_key VARCHAR(120) NOT NULL UNIQUE,  -- 幂等键\n"
+        "    case_ref VARCHAR(80),  -- 业务编号/事项\n"
+        "    task_ref VARCHAR(64),  -- 网格工单号\n"
+        "    status VARCHAR(20),  -- 状态\n"
+        "    result VARCHAR(400),  -- 走访结果\n"
+        "    worker VARCHAR(80),  -- 网格员\n"
+        "    visited_at VARCHAR(40)  -- 走访时间\n"
+        ")"
+    )
 
 
 def dictionary_rows() -> list[tuple[str, str, str]]:

@@ -3,6 +3,7 @@ reply topic through the outbox and the relay, once each, over a real Kafka-proto
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,6 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from adapters.civil_affairs import CivilAffairsConfig
+from adapters.civil_affairs.writeback import CivilAffairsWriteback
 from adapters.hotline.writeback import InvalidReply
 from canonical_model import Outbox, OutboxState, Task, TaskState
 from canonical_model.store import make_engine, session_factory, transaction, upgrade
@@ -17,6 +20,7 @@ from gridhub.jobs.workflow import relay_once
 from gridhub.settings import get_settings
 from gridhub.wiring import engine as wired_engine
 from gridhub.writeback import hotline_reply
+from simulators.civil_affairs.database import SqliteDatabase
 from simulators.hotline.feed import ReplyInbox
 from simulators.kafka_broker import KafkaBroker
 from tests.adapters.hotline.helpers import fresh_config
@@ -123,3 +127,63 @@ def test_accept_and_completion_reach_the_hotline_once(hub: tuple[str, ReplyInbox
     completed = next(r for r in replies if r["status"] == "completed")
     assert completed["result"] == "已办结：更换阀门"
     assert completed["task_id"] == task.uid
+
+
+def _visits(path: Path) -> list[tuple[str, str, str | None]]:
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute(
+            "SELECT CAST(case_ref AS BLOB), CAST(status AS BLOB), CAST(result AS BLOB) "
+            "FROM visit_record ORDER BY id"
+        ).fetchall()
+    return [tuple(v.decode("gb18030") if v is not None else None for v in r) for r in rows]
+
+
+@pytest.mark.integration
+def test_a_visit_outcome_is_written_back_to_civil_affairs_over_odbc_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = SqliteDatabase(tmp_path / "civil_affairs.db")
+    source.create()
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    upgrade(make_engine(url))
+    monkeypatch.setenv("GRIDHUB_DATABASE_URL", url)
+    monkeypatch.setenv("GRIDHUB_CIVIL_AFFAIRS__CONNECTION_STRING", source.connection_string)
+    get_settings.cache_clear()
+    wired_engine.cache_clear()
+    try:
+        sessions = session_factory(make_engine(url))
+        with transaction(sessions) as s:
+            task = Task(
+                category="home_visit",
+                title="新增低保户上门走访",
+                state=TaskState.PENDING,
+                assignee="W002",
+                requester_source="civil_affairs",
+                requester_ref="DB2026-0042/dibao",
+            )
+            s.add(task)
+        now = datetime.now(UTC)
+        with transaction(sessions) as s:
+            accept(s, task.uid, actor="W002", now=now)
+            start(s, task.uid, actor="W002", now=now)
+            complete(s, task.uid, actor="W002", result="resolved", notes="家中无异常", now=now)
+        assert relay_once(url)["delivered"] == 2
+        assert relay_once(url)["delivered"] == 0
+    finally:
+        get_settings.cache_clear()
+        wired_engine.cache_clear()
+    assert _visits(source.path) == [
+        ("DB2026-0042/dibao", "accepted", None),
+        ("DB2026-0042/dibao", "completed", "已办结：家中无异常"),
+    ]
+    # A delivery repeated after a lost acknowledgement writes nothing new.
+    writeback = CivilAffairsWriteback(
+        CivilAffairsConfig(connection_string=source.connection_string)
+    )
+    try:
+        visit = {"case_ref": "DB2026-0042/dibao", "status": "completed"}
+        assert writeback.deliver(visit, "repeat-key") is True
+        assert writeback.deliver(visit, "repeat-key") is False
+    finally:
+        writeback.close()
+    assert len(_visits(source.path)) == 3
