@@ -4,7 +4,7 @@ VENV  := .venv
 PY    := $(VENV)/bin/python
 export AIRFLOW_HOME := $(CURDIR)
 export AIRFLOW_CONFIG := $(CURDIR)/airflow.cfg
-PKGS  := gridhub canonical_model adapters resolution workflow audit identity api device_bridge dags simulators
+PKGS  := gridhub canonical_model adapters resolution workflow audit identity api grpc_api device_bridge dags simulators
 
 .PHONY: setup demo test test-fast lint bench proto up clean
 

@@ -30,6 +30,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("resolve", "resolve"),
     ("tasks", "tasks"),
     ("audit", "audit"),
+    ("serve", "serve"),
     ("demo", "demo"),
 )
 

@@ -1,0 +1,172 @@
+"""The long-lived objects REST and gRPC share: store, token verifier, key ring, policy.
+
+Built once per process from the composition root's settings. Tests build one around their
+own store and key ring; nothing here reads the environment.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+from sqlalchemy import Connection, Engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.config import ApiConfig, HubSettings
+from api.policy import Policy
+from canonical_model.store import make_engine, session_factory
+from identity import KeyRing, MaskingPolicy, Principal, RemoteJWKS, TokenVerifier
+from identity.keys import KeySource
+from identity.purposes import PurposeVocabulary
+from workflow.attachments import PhotoStore
+
+
+class Verifier(Protocol):
+    def verify(self, token: str) -> Principal: ...
+
+
+class CachingVerifier:
+    """Remembers verified tokens briefly, so a busy client does not pay a signature check
+    (~0.2 ms for ES256) on every call.
+
+    Safe because nothing but time can invalidate a verified token here: ``exp`` is checked on
+    every hit, and retired keys keep verifying through the ring's grace period anyway. Failed
+    verifications are never cached, so an attacker cannot poison the cache.
+    """
+
+    def __init__(self, inner: Verifier, *, ttl: float = 60.0, max_entries: int = 10_000) -> None:
+        self._inner = inner
+        self._ttl = ttl
+        self._max = max_entries
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[str, tuple[float, Principal]] = OrderedDict()
+
+    def cached(self, token: str) -> Principal | None:
+        """The principal of a recently verified, still valid token; never verifies itself."""
+        if self._ttl <= 0:
+            return None
+        with self._lock:
+            hit = self._entries.get(token)
+        if hit is not None and hit[0] > time.monotonic() and _unexpired(hit[1]):
+            return hit[1]
+        return None
+
+    def verify(self, token: str) -> Principal:
+        found = self.cached(token)
+        if found is not None:
+            return found
+        now = time.monotonic()
+        principal = self._inner.verify(token)
+        if self._ttl > 0:
+            with self._lock:
+                self._entries[token] = (now + self._ttl, principal)
+                self._entries.move_to_end(token)
+                while len(self._entries) > self._max:
+                    self._entries.popitem(last=False)
+        return principal
+
+
+def _unexpired(principal: Principal) -> bool:
+    return principal.expires_at is None or principal.expires_at > datetime.now(UTC)
+
+
+def _engine(url: str, config: ApiConfig) -> Engine:
+    """SQLite as configured by the store; PostgreSQL pooled for the API's threads and, unless
+    read logs must be durable, with asynchronous commit as the connection default (writes
+    switch it back per transaction: ``api.policy.durable``). That saves a statement per read.
+    """
+    if make_url(url).drivername.startswith("sqlite"):
+        return make_engine(url)
+    options: dict[str, Any] = {
+        "pool_size": config.db_pool_size,
+        "max_overflow": config.db_pool_size,
+    }
+    if not config.durable_read_logs:
+        options["connect_args"] = {"options": "-c synchronous_commit=off"}
+    return make_engine(url, **options)
+
+
+def _durable_begin(session: Session, transaction: object, connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SET LOCAL synchronous_commit TO ON")
+
+
+@dataclass(slots=True)
+class Hub:
+    sessions: sessionmaker[Session]
+    """Reads and API writes (writes make themselves durable through the policy)."""
+    durable_sessions: sessionmaker[Session]
+    """Every transaction durable: for code that commits without the policy (the ingest
+    engine's checkpoints)."""
+    verifier: CachingVerifier
+    ring: KeyRing
+    policy: Policy
+    photos: PhotoStore
+    config: ApiConfig
+    archive_dir: Path | None = None
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: HubSettings,
+        config: ApiConfig | None = None,
+        *,
+        sessions: sessionmaker[Session] | None = None,
+        log_reads: bool = True,
+    ) -> Hub:
+        config = config or ApiConfig()
+        engine = _engine(settings.effective_database_url, config) if sessions is None else None
+        if engine is not None:
+            sessions = session_factory(engine)
+        assert sessions is not None
+        durable_sessions = sessionmaker(sessions.kw["bind"], expire_on_commit=False)
+        event.listen(durable_sessions, "after_begin", _durable_begin)
+        ring = KeyRing(
+            settings.keys_dir,
+            algorithm=settings.jwt_algorithm,  # type: ignore[arg-type]
+            passphrase=settings.key_passphrase.get_secret_value(),
+            grace=timedelta(days=settings.key_grace_days),
+        )
+        trusted: dict[str, KeySource] = {settings.jwt_issuer: ring}
+        if settings.jwks_url and settings.idp_issuer:
+            trusted[settings.idp_issuer] = RemoteJWKS(
+                settings.jwks_url, ttl=float(settings.jwks_cache_ttl_seconds)
+            )
+        verifier = TokenVerifier(audience=settings.jwt_audience, trusted=trusted)
+        masking = MaskingPolicy(PurposeVocabulary(settings.purpose_extras))
+        return cls(
+            sessions=sessions,
+            durable_sessions=durable_sessions,
+            verifier=CachingVerifier(verifier, ttl=config.token_cache_seconds),
+            ring=ring,
+            policy=Policy(masking, log_reads=log_reads),
+            photos=PhotoStore(config.attachments_dir or settings.var_dir / "attachments"),
+            config=config,
+            archive_dir=config.audit_archive_dir,
+        )
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One unit of work: commit on success (the read's log entry with it), else roll back."""
+        with self.sessions() as session, session.begin():
+            yield session
+
+    def ready(self) -> bool:
+        """Whether the store answers; never raises (used by /readyz and gRPC health)."""
+        try:
+            with self.sessions() as session:
+                session.execute(text("SELECT 1"))
+            return True
+        except Exception:
+            return False
+
+
+__all__ = ["CachingVerifier", "Hub", "Verifier"]

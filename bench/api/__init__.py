@@ -1,0 +1,1 @@
+"""REST and gRPC API benchmark (``python -m bench.api``)."""

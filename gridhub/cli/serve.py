@@ -1,0 +1,155 @@
+"""``gridhub serve``: the REST API (uvicorn) and the gRPC server, for grid workers and platforms.
+
+Both bind to loopback by default. The gRPC server refuses plain TCP on any other address
+(bearer tokens would cross the network in clear) unless TLS files are given or
+``--allow-insecure`` says a TLS-terminating proxy sits in front; the REST API is expected
+behind such a proxy and only warns. uvicorn's access log is off: it writes raw paths with
+their query strings, and a search string is often an ID number. The API logs its own access
+lines (``gridhub.api.access``) with the route template instead.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import signal
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+app = typer.Typer(
+    help="Serve the REST API (grid workers, auditors) and gRPC (other platforms).",
+    no_args_is_help=True,
+)
+
+DurableOption = Annotated[
+    bool,
+    typer.Option(
+        "--durable-read-logs",
+        help="PostgreSQL: wait for the WAL flush of every read's log entry (slower).",
+        envvar="GRIDHUB_DURABLE_READ_LOGS",
+    ),
+]
+TlsCert = Annotated[
+    Path | None, typer.Option("--tls-cert", help="PEM certificate chain.", exists=True)
+]
+TlsKey = Annotated[Path | None, typer.Option("--tls-key", help="PEM private key.", exists=True)]
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _configure_logging(level: str) -> None:
+    """Root handler at the configured level, so the API's access and security lines appear
+    (they carry route templates and refusal codes only, never personal data)."""
+    import logging
+
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+        )
+
+
+def make_api() -> FastAPI:
+    """uvicorn's factory (``--workers`` needs an import string): one app per worker process."""
+    import os
+
+    from api import ApiConfig, create_app
+    from gridhub.settings import get_settings
+
+    _configure_logging(get_settings().log_level)
+    durable = os.environ.get("GRIDHUB_DURABLE_READ_LOGS", "").lower() in {"1", "true", "yes"}
+    return create_app(get_settings(), ApiConfig(durable_read_logs=durable))
+
+
+@app.command("api")
+def api(
+    host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 8000,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=64)] = 1,
+    durable_read_logs: DurableOption = False,
+    tls_cert: TlsCert = None,
+    tls_key: TlsKey = None,
+    log_level: Annotated[str, typer.Option("--log-level")] = "info",
+) -> None:
+    """Run the REST API with uvicorn (OpenAPI at /openapi.json, docs at /docs)."""
+    import os
+
+    import uvicorn
+
+    if not _is_loopback(host) and tls_cert is None:
+        typer.echo("warning: serving plain HTTP beyond loopback; put TLS in front", err=True)
+    if durable_read_logs:
+        os.environ["GRIDHUB_DURABLE_READ_LOGS"] = "1"  # read by make_api in every worker
+    uvicorn.run(
+        "gridhub.cli.serve:make_api",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        access_log=False,  # raw paths carry search strings (ID numbers): gridhub.api.access
+        server_header=False,
+        proxy_headers=False,
+        ssl_certfile=str(tls_cert) if tls_cert else None,
+        ssl_keyfile=str(tls_key) if tls_key else None,
+    )
+
+
+@app.command("grpc")
+def grpc(
+    host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 50051,
+    threads: Annotated[int, typer.Option("--threads", min=1, max=512)] = 32,
+    tls_cert: TlsCert = None,
+    tls_key: TlsKey = None,
+    client_ca: Annotated[
+        Path | None,
+        typer.Option(
+            "--client-ca", help="Require client certificates from this CA (mTLS).", exists=True
+        ),
+    ] = None,
+    allow_insecure: Annotated[
+        bool, typer.Option("--allow-insecure", help="Plain TCP beyond loopback.")
+    ] = False,
+    durable_read_logs: DurableOption = False,
+) -> None:
+    """Run the gRPC services (health checking and reflection included) until SIGINT/SIGTERM."""
+    from api import ApiConfig, Hub
+    from gridhub.settings import get_settings
+    from grpc_api import TlsFiles, build_server
+
+    if (tls_cert is None) != (tls_key is None):
+        typer.echo("error: --tls-cert and --tls-key go together", err=True)
+        raise typer.Exit(2)
+    if client_ca is not None and tls_cert is None:
+        typer.echo("error: --client-ca needs --tls-cert and --tls-key", err=True)
+        raise typer.Exit(2)
+    if tls_cert is None and not _is_loopback(host) and not allow_insecure:
+        typer.echo("error: refusing plain TCP beyond loopback; give TLS files", err=True)
+        raise typer.Exit(2)
+    tls = TlsFiles(tls_cert, tls_key, client_ca) if tls_cert and tls_key else None
+    settings = get_settings()
+    _configure_logging(settings.log_level)
+    hub = Hub.from_settings(settings, ApiConfig(durable_read_logs=durable_read_logs))
+    running = build_server(hub, f"{host}:{port}", tls=tls, max_workers=threads)
+    mode = "mTLS" if client_ca else ("TLS" if tls else "plain")
+    typer.echo(f"gRPC ({mode}) listening on {host}:{running.port}", err=True)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+    running.stop(grace=5.0)
+
+
+__all__ = ["app", "make_api"]
