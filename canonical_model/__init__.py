@@ -5,6 +5,7 @@ table on ``Base.metadata``.
 """
 
 from canonical_model.base import Base, new_uid, utcnow
+from canonical_model.devices import DEVICE_KINDS, DEVICE_PROTOCOLS, Device
 from canonical_model.enums import (
     Direction,
     Gender,
@@ -37,9 +38,12 @@ from canonical_model.work import (
 )
 
 __all__ = [
+    "DEVICE_KINDS",
+    "DEVICE_PROTOCOLS",
     "Address",
     "AuditCheckpoint",
     "Base",
+    "Device",
     "Direction",
     "Event",
     "EventReport",

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     hotline: dict[str, Any] = Field(default_factory=dict, description="12345 Kafka adapter.")
     health: dict[str, Any] = Field(default_factory=dict, description="Health FHIR adapter.")
     utility: dict[str, Any] = Field(default_factory=dict, description="Utility meter files.")
+    device_bridge: dict[str, Any] = Field(
+        default_factory=dict, description="Device bridge: OPC UA gateways, MQTT, limits."
+    )
 
     # --- identity (JWT) ---------------------------------------------------------------------
     jwt_issuer: str = Field("gridhub", description="`iss` of tokens the hub issues.")

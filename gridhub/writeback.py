@@ -8,7 +8,6 @@ source expects, and raises when it was not delivered, so the relay retries with 
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
@@ -107,22 +106,22 @@ def civil_affairs_handler() -> Handler:
     return deliver
 
 
-def _by_path(path: str) -> HandlerFactory:
-    """A handler exported as ``module:function`` by a package that needs no configuration."""
+def device_gateway_handler() -> Handler:
+    """Acknowledge alarms on their gateways (OPC UA method / MQTT command), configured from
+    the bridge's settings section so the scheduled relay can reach the gateways too."""
+    from device_bridge.ack import configure, deliver
+    from device_bridge.config import BridgeConfig
+    from gridhub.settings import get_settings
 
-    def factory() -> Handler:
-        module_name, _, attr = path.partition(":")
-        handler: Handler = getattr(importlib.import_module(module_name), attr)
-        return handler
-
-    return factory
+    configure(BridgeConfig.model_validate(get_settings().device_bridge))
+    return deliver
 
 
 #: outbox destination → how to build its handler
 HANDLER_FACTORIES: dict[str, HandlerFactory] = {
     "hotline": hotline_handler,
     "civil_affairs": civil_affairs_handler,
-    "device_gateway": _by_path("device_bridge.ack:deliver"),
+    "device_gateway": device_gateway_handler,
 }
 
 

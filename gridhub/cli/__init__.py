@@ -31,6 +31,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("tasks", "tasks"),
     ("audit", "audit"),
     ("serve", "serve"),
+    ("device_bridge", "device-bridge"),
     ("demo", "demo"),
 )
 
