@@ -147,7 +147,11 @@ def test_bad_values_are_quarantined_with_reasons_and_alarms_still_get_through(
     [unknown] = events_of(store, "XX99")
     assert unknown.grid_code == BUILDING
     assert unknown.person_id is None
-    logged = "\n".join(r.getMessage() for r in caplog.records)
+    # The bridge's own log lines (third-party libraries' debug dumps are silenced by the
+    # service's logging set-up, and whether they are captured here depends on test order).
+    logged = "\n".join(
+        r.getMessage() for r in caplog.records if r.name.startswith(("device_bridge", "gridhub"))
+    )
     assert "unregistered device XX99" in logged
     assert "ninety" not in logged
     assert "330106194303" not in logged

@@ -10,6 +10,8 @@ restart of the bridge (see ``canonical_model.devices``).
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
@@ -25,7 +27,7 @@ _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 _TIME = canonical_model.base.UTCDateTime(timezone=True)
 
 
-def _json() -> sa.types.TypeEngine[object]:
+def _json() -> sa.types.TypeEngine[Any]:
     return sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")
 
 
