@@ -22,7 +22,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from canonical_model.base import Base
+from canonical_model import Base  # the package loads every entity module: complete metadata
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -39,6 +39,9 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for ``url``; a SQLite file's folder is created when missing."""
     parsed = make_url(url)
+    # Statement parameters carry names and ID numbers: an error message must never echo
+    # them to a console or a log (PIPL). Callers that need them for debugging can opt in.
+    kwargs.setdefault("hide_parameters", True)
     if parsed.drivername.startswith("sqlite"):
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)

@@ -5,8 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Engine
 
-import canonical_model  # noqa: F401  (registers every table on Base.metadata)
-from canonical_model.base import Base
+from canonical_model import Base  # the package loads every entity module: complete metadata
 
 engine = context.config.attributes.get("engine")
 if not isinstance(engine, Engine):
