@@ -27,7 +27,7 @@ from canonical_model.values import (
     to_halfwidth,
 )
 
-__all__ = ["SIMPLE", "WITH_ARG"]
+__all__ = ["SIMPLE", "WITH_ARG", "honorific_surname"]
 
 Step = Callable[[Any], Any]
 _NOT_ID_CHAR = re.compile(r"[^0-9X]+")
@@ -72,6 +72,28 @@ def _surname_pinyin(value: Any) -> str | None:
         return None
 
 
+# What a hotline operator types for a caller who gives only a surname: 王先生, 欧阳女士.
+_HONORIFIC = re.compile(r"^(.{1,2}?)(先生|女士|小姐|阿姨|师傅|老师|大爷|大妈|奶奶|爷爷)$")
+
+
+def honorific_surname(value: Any) -> str | None:
+    """The surname of a surname-plus-title name (王先生 → 王), ``None`` for a real name.
+
+    Such a "name" says nothing about the given name, so comparing it with 王建国 by edits
+    or pinyin calls two records of one caller different; its surname is all it offers.
+    """
+    name = _name(value)
+    if name is None:
+        return None
+    found = _HONORIFIC.match(name)
+    return found.group(1) if found else None
+
+
+def _honorific_surname_pinyin(value: Any) -> str | None:
+    surname = honorific_surname(value)
+    return _pinyin(surname) if surname else None
+
+
 def _resident_id(value: Any) -> str | None:
     """The 18-digit form when valid (15-digit IDs upgraded); else the cleaned text."""
     try:
@@ -96,9 +118,23 @@ def _phone(value: Any) -> str | None:
         return digits if len(digits) >= 7 else None
 
 
+# The value layer reads a name ending in 村 or 区 as a community or district even when
+# 街道/社区 follows at once (蒋村街道, 丰潭新村社区, 清水一区社区), and the rest of the
+# admin chain then lands in ``road``.  A space after the admin suffix closes the name
+# there, so the full register style and the short postal style share one anchor.
+_ADMIN_SUFFIX = re.compile(r"(街道|社区|居委会|村委会)(?=\S)")
+# Whitespace typed inside a Chinese address (文一　西路, 1-\t2-901) is never part of it,
+# but the scanner reads it as a separator and splits a road or a house number in two.
+_SPACE = re.compile(r"\s+")
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+
+
 def _address(value: Any) -> AddressParts | None:
+    text = str(value)
+    if _HAN.search(text):
+        text = _ADMIN_SUFFIX.sub(r"\1 ", _SPACE.sub("", text))
     try:
-        parts = parse_address(str(value))
+        parts = parse_address(text)
     except InvalidValue:
         return None
     return None if parts.is_empty() else parts
@@ -174,5 +210,6 @@ SIMPLE: dict[str, Step] = {
     "address_text": _address_text,
     "gender": _gender,
     "fold": _fold,
+    "honorific_surname_pinyin": _honorific_surname_pinyin,
 }
 WITH_ARG: dict[str, Callable[[str], Step]] = {"parts": _parts}

@@ -18,7 +18,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from resolution.blocking import candidate_pairs
-from resolution.clustering import constrained_components
+from resolution.clustering import CANNOT_LINK, PairArrays, constrained_components
 from resolution.comparisons import NULL_LEVEL, comparison_matrix
 from resolution.features import FeatureTable, build_features
 from resolution.model import Model, probability_from_weight
@@ -169,13 +169,20 @@ def _person_ids(table: FeatureTable, person: IntArray) -> npt.NDArray[np.object_
 
 
 def resolve(
-    records: pd.DataFrame,
+    records: pd.DataFrame | FeatureTable,
     profile: Profile | str = "cn_person",
     *,
     model: Model | None = None,
     link_type: LinkType | None = None,
+    must_link: PairArrays | None = None,
+    cannot_link: PairArrays | None = None,
 ) -> Resolution:
-    """Resolve ``records`` into persons; trains a model from them unless one is given."""
+    """Resolve ``records`` into persons; trains a model from them unless one is given.
+
+    ``records`` may be an already built :class:`FeatureTable` (the store keeps features
+    between runs, so it does not normalise twice).  ``must_link`` / ``cannot_link`` are
+    pairs of record rows a clerk decided: joined before any scored edge, or never joined.
+    """
     prof = load_profile(profile) if isinstance(profile, str) else profile
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -186,7 +193,7 @@ def resolve(
         timings[name] = round(now - t0, 4)
         t0 = now
 
-    table = build_features(records, prof)
+    table = records if isinstance(records, FeatureTable) else build_features(records, prof)
     link = effective_link_type(link_type or prof.link_type, len(table.source_names))
     eligible = sufficient_mask(table, prof)
     lap("features")
@@ -225,10 +232,12 @@ def resolve(
     match = np.flatnonzero(decision == MATCH)
     conflicts = [table[f].codes for f in prof.conflict_features]
     person, refused = constrained_components(
-        table.n, il[match], ir[match], weight[match], conflicts
+        table.n, il[match], ir[match], weight[match], conflicts, must=must_link, cannot=cannot_link
     )
-    decision[match[refused]] = REVIEW
-    reason[match[refused]] = "conflicting_ids"
+    decision[match[refused > 0]] = REVIEW
+    reason[match[refused > 0]] = np.where(
+        refused[refused > 0] == CANNOT_LINK, "rejected_by_reviewer", "conflicting_ids"
+    )
     lap("clustering")
     pairs = ScoredPairs(il, ir, levels, weight, prob, decision, reason)
     stats = {
@@ -242,6 +251,10 @@ def resolve(
         "matches": int((decision == MATCH).sum()),
         "review": int((decision == REVIEW).sum()),
         "persons": int(person.max(initial=-1) + 1),
+        "constraints": {
+            "must_link": 0 if must_link is None else len(must_link[0]),
+            "cannot_link": 0 if cannot_link is None else len(cannot_link[0]),
+        },
         "seconds": timings,
         "warnings": warnings,
     }

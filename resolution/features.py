@@ -35,6 +35,11 @@ class Feature:
     counts: IntArray
     _index: dict[str, int] | None = field(default=None, repr=False)
     _profile: CharProfile | None = field(default=None, repr=False)
+    # Term counts frozen with a stored model (per value, and their total): when set, term
+    # frequencies come from the fit, not from this table, so a re-run over a grown table
+    # scores a pair exactly as the run that fitted the model did.
+    frozen_counts: IntArray | None = field(default=None, repr=False)
+    frozen_total: int = field(default=0, repr=False)
 
     @property
     def char_profile(self) -> CharProfile:
@@ -57,6 +62,9 @@ class Feature:
 
     def frequency(self, codes: IntArray) -> npt.NDArray[np.float64]:
         """Share of records (with a value) holding each code: the term frequency."""
+        if self.frozen_counts is not None:  # a value unseen at fit time counts as rare
+            held = np.maximum(self.frozen_counts[codes], 1).astype(np.float64)
+            return held / max(self.frozen_total, 1)
         total = max(int(self.counts.sum()), 1)
         return self.counts[codes].astype(np.float64) / total
 

@@ -140,6 +140,9 @@ class Profile:
     conflict_features: tuple[str, ...]
     sufficient_if_any: tuple[tuple[str, ...], ...]
     guards: tuple[Guard, ...] = field(default=())
+    # pairs per EM session at most (a random sample beyond): a birth-date block over a
+    # million residents holds some 70M pairs, and m needs nowhere near that many
+    em_max_pairs: int | None = None
 
     def comparison(self, name: str) -> ComparisonSpec:
         for comp in self.comparisons:
@@ -208,6 +211,7 @@ def parse_profile(data: Mapping[str, Any]) -> Profile:
         conflict_features=tuple(clustering.get("conflict_features", ())),
         sufficient_if_any=tuple(tuple(g) for g in data.get("sufficient_if_any", ())),
         guards=tuple(_guard(g) for g in data.get("guards", ())),
+        em_max_pairs=None if train.get("em_max_pairs") is None else int(train["em_max_pairs"]),
     )
     _check(profile)
     return profile

@@ -198,6 +198,10 @@ class Trainer:
             )
             keep = self.eligible[il] & self.eligible[ir]
             il, ir = il[keep], ir[keep]
+            cap = self.profile.em_max_pairs
+            if cap is not None and len(il) > cap:  # a uniform sample estimates the same m
+                pick = np.sort(self.rng.choice(len(il), size=cap, replace=False))
+                il, ir = il[pick], ir[pick]
             blocked = self._blocked_comparisons(rule.features)
             active = [k for k in range(len(comps)) if k not in blocked]
             if len(il) == 0 or not active:

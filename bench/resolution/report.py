@@ -20,7 +20,7 @@ def machine() -> dict[str, Any]:
                 break
     except OSError:
         pass
-    versions = {}
+    versions: dict[str, str | None] = {}
     for package in ("numpy", "pandas", "jellyfish", "splink", "duckdb"):
         try:
             versions[package] = metadata.version(package)
@@ -69,7 +69,8 @@ def figures(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def write(path: Path, rows: list[dict[str, Any]], extra: dict[str, Any]) -> dict[str, Any]:
+def write(path: Path | None, rows: list[dict[str, Any]], extra: dict[str, Any]) -> dict[str, Any]:
+    """The results document; written to ``path`` unless it is None (a quick run)."""
     doc = {
         "benchmark": "identity resolution (FEBRL3 dedupe, FEBRL4 link)",
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -78,8 +79,9 @@ def write(path: Path, rows: list[dict[str, Any]], extra: dict[str, Any]) -> dict
         "runs": rows,
         **extra,
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return doc
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
@@ -31,10 +32,14 @@ def _prepare(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(cluster=frame["rec_id"].str.extract(r"^([^-]+-[^-]+)", expand=False))
 
 
-def _settings(dataset: Dataset) -> tuple[object, list[object]]:
+def _settings(dataset: Dataset) -> tuple[Any, list[Any]]:
     import splink.comparison_library as cl
     from splink import SettingsCreator, block_on
 
+    rules: list[Any]
+    comparisons: list[Any]
+    deterministic: list[Any]
+    link_type: Any
     if dataset.name == "febrl3":
         rules = [
             block_on("soc_sec_id"),
@@ -119,16 +124,17 @@ def run(dataset: Dataset, *, with_clusters: bool = False, seed: int = 2) -> Spli
             block_on(rule), estimate_without_term_frequencies=without_tf
         )
     predictions = linker.inference.predict(threshold_match_probability=0.5)
-    frame = predictions.as_pandas_dataframe()
+    frame = predictions.as_pandas_dataframe()  # type: ignore[no-untyped-call]
     seconds = time.perf_counter() - start
     pairs = canonical(zip(frame["rec_id_l"], frame["rec_id_r"], strict=True))
     cluster_pairs = None
     if with_clusters:
         from bench.resolution.metrics import pairs_from_labels
 
-        clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
+        clustered = linker.clustering.cluster_pairwise_predictions_at_threshold(
             predictions, threshold_match_probability=0.5
-        ).as_pandas_dataframe()
+        )
+        clusters = clustered.as_pandas_dataframe()  # type: ignore[no-untyped-call]
         cluster_pairs = pairs_from_labels(
             clusters["rec_id"].tolist(), clusters["cluster_id"].tolist()
         )

@@ -1,10 +1,12 @@
-"""``gridhub resolve``: identity resolution on CSV extracts, as district IT runs it.
+"""``gridhub resolve``: identity resolution on CSV extracts or over the canonical store.
 
-The command is three steps with a seam between each: *load* records (today from CSV
-files; a ``--store`` option will add a store adapter that yields the same table),
-*resolve* them with the engine, *write* clusters and the review queue.  Heavy imports
-happen inside the command so ``gridhub --help`` stays fast.  Nothing printed here holds
-personal data: problems are reported by file and line, results by counts.
+On files the command is three steps with a seam between each: *load* records from CSV,
+*resolve* them with the engine, *write* clusters and the review queue.  With ``--store``
+the same engine runs over the canonical store instead (``gridhub.jobs.resolution``, the
+function the Airflow DAG calls): new and changed records are placed incrementally, or
+everything is re-resolved with ``--full``.  Heavy imports happen inside the command so
+``gridhub --help`` stays fast.  Nothing printed here holds personal data: problems are
+reported by file and line, results by counts.
 """
 
 # mypy: disable-error-code="import-untyped"
@@ -57,15 +59,26 @@ def _write(resolution: Resolution, out: Path, review: Path | None) -> None:
         resolution.review().to_csv(review, index=False, encoding="utf-8")
 
 
+def _store(full: bool, refit: bool, profile: str) -> None:
+    import json
+
+    from gridhub.jobs.resolution import resolve_store as job
+
+    summary = job(full=full, refit=refit, profile=profile)
+    typer.echo(json.dumps(summary, ensure_ascii=False, default=str))
+
+
 def command(
     files: Annotated[
-        list[Path],
+        list[Path] | None,
         typer.Argument(
-            metavar="FILE.csv...",
+            metavar="[FILE.csv...]",
             help="CSV extracts; with the febrl profile each file is one source.",
         ),
-    ],
-    out: Annotated[Path, typer.Option("--out", help="Where to write clusters.csv.")],
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Where to write clusters.csv (files).")
+    ] = None,
     profile: Annotated[
         str,
         typer.Option("--profile", help="cn_person, febrl, or a profile YAML file."),
@@ -74,18 +87,41 @@ def command(
         Path | None,
         typer.Option("--review", help="Also write the pairs that need a clerk's decision."),
     ] = None,
+    store: Annotated[
+        bool,
+        typer.Option("--store", help="Resolve the canonical store instead of files."),
+    ] = False,
+    full: Annotated[
+        bool,
+        typer.Option("--full", help="With --store: re-resolve every record, not just new ones."),
+    ] = False,
+    refit: Annotated[
+        bool,
+        typer.Option("--refit", help="With --store: fit a new model (implies --full)."),
+    ] = False,
 ) -> None:
-    """Resolve the records of one or more CSV files into persons.
+    """Resolve CSV files into persons, or (``--store``) the canonical store's records.
 
-    Writes one row per input record (source, source_key, person_id, flags).  Rows that
-    cannot be read are reported on stderr by file and line and left out.
+    On files: writes one row per input record (source, source_key, person_id, flags);
+    rows that cannot be read are reported on stderr by file and line and left out.
+    With ``--store``: links every source record to one person and prints a summary.
     """
     from resolution import resolve
 
+    if store:
+        if files:
+            typer.echo("error: --store takes no files", err=True)
+            raise typer.Exit(2)
+        _load_profile(profile)
+        _store(full, refit, profile)
+        return
+    if full or refit:
+        typer.echo("error: --full and --refit apply to --store only", err=True)
+        raise typer.Exit(2)
+    if not files or out is None:
+        typer.echo("error: give FILE.csv... and --out, or --store", err=True)
+        raise typer.Exit(2)
     prof = _load_profile(profile)
-    # Seam for ``--store``: a store adapter replaces _load_files with a query that yields
-    # the same table (source, source_key, profile columns) and _write with writing
-    # persons and the review queue back; resolve() in between stays as it is.
     records = _load_files(files, prof)
     if records.empty:
         typer.echo("error: no readable records", err=True)

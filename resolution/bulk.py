@@ -1,0 +1,167 @@
+"""Writing millions of rows in one resolution run without an ORM object per row.
+
+A full run at district scale writes tens of millions of index rows, lineage rows and
+links.  SQLAlchemy's per-row statement machinery costs more than SQLite itself here, so
+rows go to the driver directly: ``executemany`` on SQLite, ``COPY`` on PostgreSQL (and
+updates through a temporary table joined in one ``UPDATE``).  Values still pass through
+each column type's own bind processing, so times, JSON and enums are stored exactly as
+the ORM would store them.  Everything runs inside the caller's transaction, so a run
+still commits all or nothing.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from itertools import islice
+from typing import Any
+
+from sqlalchemy import JSON, Enum, Table, text
+from sqlalchemy.orm import Session
+
+__all__ = ["insert_rows", "insert_tuples", "is_postgres", "large_cache", "update_rows"]
+
+_CHUNK = 50_000
+Row = tuple[Any, ...]
+
+
+def _json_text(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _enum_value(value: Any) -> Any:
+    return value.value if isinstance(value, enum.Enum) else value
+
+
+def is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+@contextmanager
+def large_cache(session: Session, megabytes: int = 512) -> Iterator[None]:
+    """A bigger SQLite page cache for one bulk run: index rows keyed by hashes land all
+    over their B-tree, and with the default 2 MB cache nearly every insert reads a page
+    from disk.  No-op on PostgreSQL (its buffers are the server's business)."""
+    if is_postgres(session):
+        yield
+        return
+    raw = _raw(session)
+    before = raw.execute("PRAGMA cache_size").fetchone()[0]
+    raw.execute(f"PRAGMA cache_size = -{megabytes * 1024}")
+    try:
+        yield
+    finally:
+        raw.execute(f"PRAGMA cache_size = {int(before)}")
+
+
+def _chunks(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
+    it = iter(rows)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def _raw(session: Session) -> Any:
+    session.flush()
+    raw = session.connection().connection.dbapi_connection
+    assert raw is not None
+    return raw
+
+
+def _processed(
+    session: Session, table: Table, columns: Sequence[str], chunk: list[Row]
+) -> list[Row]:
+    """The chunk with every column's bind processing applied (column by column: most
+    columns have none, and a per-value check for each would cost more than the insert)."""
+    postgres = is_postgres(session)
+    dialect = session.get_bind().dialect
+    out: list[list[Any]] = [list(col) for col in zip(*chunk, strict=True)]
+    for k, name in enumerate(columns):
+        column_type = table.c[name].type
+        proc: Callable[[Any], Any] | None
+        if postgres:  # COPY: JSON as its text, enums by value, the rest as the driver adapts it
+            proc = _json_text if isinstance(column_type, JSON) else None
+            proc = _enum_value if isinstance(column_type, Enum) else proc
+        else:
+            proc = column_type._cached_bind_processor(dialect)
+        if proc is None:
+            continue
+        if isinstance(column_type, JSON):
+            out[k] = [None if v is None else proc(v) for v in out[k]]
+        else:  # times and enums repeat (one run stamps one time): process each value once
+            done = {v: proc(v) for v in set(out[k]) if v is not None}
+            out[k] = [None if v is None else done[v] for v in out[k]]
+    return list(zip(*out, strict=True))
+
+
+def _copy(session: Session, table: str, columns: Sequence[str], rows: list[Row]) -> None:
+    names = ", ".join(f'"{c}"' for c in columns)
+    with _raw(session).cursor() as cur, cur.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def _many(session: Session, sql: str, rows: list[Row]) -> None:
+    cur = _raw(session).cursor()
+    try:
+        cur.executemany(sql, rows)
+    finally:
+        cur.close()
+
+
+def insert_tuples(
+    session: Session, table: Table, columns: Sequence[str], rows: Iterable[Row]
+) -> int:
+    """Insert rows given as tuples in ``columns`` order; returns how many."""
+    total = 0
+    names = ", ".join(f'"{c}"' for c in columns)
+    marks = ", ".join("?" for _ in columns)
+    for chunk in _chunks(rows, _CHUNK):
+        data = _processed(session, table, columns, chunk)
+        if is_postgres(session):
+            _copy(session, table.name, columns, data)
+        else:
+            _many(session, f"INSERT INTO {table.name} ({names}) VALUES ({marks})", data)
+        total += len(chunk)
+    return total
+
+
+def insert_rows(session: Session, table: Table, rows: Iterable[dict[str, Any]]) -> int:
+    """Insert rows given as dicts (every row the same keys); returns how many."""
+    it = iter(rows)
+    first = next(it, None)
+    if first is None:
+        return 0
+    columns = list(first)
+    return insert_tuples(
+        session, table, columns, (tuple(r[c] for c in columns) for r in (first, *it))
+    )
+
+
+def update_rows(session: Session, table: Table, key: str, rows: Iterable[dict[str, Any]]) -> int:
+    """``UPDATE table SET … WHERE key = row[key]`` for each row (same keys in every row)."""
+    it = iter(rows)
+    first = next(it, None)
+    if first is None:
+        return 0
+    values = [c for c in first if c != key]
+    columns = [*values, key]
+    total = 0
+    for chunk in _chunks((tuple(r[c] for c in columns) for r in (first, *it)), _CHUNK):
+        data = _processed(session, table, columns, chunk)
+        if is_postgres(session):
+            dialect = session.get_bind().dialect
+            temp = f"tmp_update_{table.name}"
+            types = ", ".join(f'"{c}" {table.c[c].type.compile(dialect=dialect)}' for c in columns)
+            session.execute(text(f"CREATE TEMP TABLE IF NOT EXISTS {temp} ({types})"))
+            session.execute(text(f"TRUNCATE {temp}"))
+            _copy(session, temp, columns, data)
+            sets = ", ".join(f'"{c}" = t."{c}"' for c in values)
+            match = f'{table.name}."{key}" = t."{key}"'
+            session.execute(text(f"UPDATE {table.name} SET {sets} FROM {temp} t WHERE {match}"))
+        else:
+            sets = ", ".join(f'"{c}" = ?' for c in values)
+            _many(session, f'UPDATE {table.name} SET {sets} WHERE "{key}" = ?', data)
+        total += len(chunk)
+    return total
