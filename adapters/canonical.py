@@ -25,9 +25,32 @@ from canonical_model.values import (
     pinyin_key,
 )
 
-# Household members share an address, and address parsing is the slowest value type (~30 µs):
-# parsed parts are immutable, so a bounded cache serves every member after the first.
-_parse_address = lru_cache(maxsize=65_536)(parse_address)
+#: The distinct sets of present address parts, shared by every cached address that has one.
+_PART_NAMES: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
+@lru_cache(maxsize=65_536)
+def _address(raw: str) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+    """Normalised text, and the names and values of the present parts of an address.
+
+    Household members share an address, and address parsing is the slowest value type:
+    the result is immutable, so a bounded cache serves every member after the first. The
+    names tuple is shared between entries to keep the cache small; an invalid address
+    raises every time (exceptions are not cached).
+    """
+    parts = parse_address(raw)
+    present = [
+        (name, value)
+        for name in parts.__dataclass_fields__
+        if (value := getattr(parts, name)) is not None
+    ]
+    names = tuple(name for name, _ in present)
+    return (
+        parts.normalized,
+        _PART_NAMES.setdefault(names, names),
+        tuple(value for _, value in present),
+    )
+
 
 CANONICAL_PERSON_KEYS = (
     "name",
@@ -155,17 +178,13 @@ def person_fields(
         if raw_address is None:
             continue
         try:
-            parts = _parse_address(raw_address)
+            normalized, names, values = _address(raw_address)
         except InvalidValue as exc:
             if key in strict:
                 raise _reject(exc) from None
             out[key] = raw_address
             continue
-        out[key] = parts.normalized
+        out[key] = normalized
         if key == "address":
-            out["address_parts"] = {
-                k: getattr(parts, k)
-                for k in parts.__dataclass_fields__
-                if getattr(parts, k) is not None
-            }
+            out["address_parts"] = dict(zip(names, values, strict=True))
     return out

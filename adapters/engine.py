@@ -45,17 +45,31 @@ from canonical_model import (
 ProgressCallback = Callable[[SyncReport], None]
 SYNC_ACTOR = "gridhub-sync"
 _KEY_CHUNK = 400  # keys per IN (…) lookup: well inside every backend's parameter limit
+# A NUL character as JSON writes it. PostgreSQL's text and JSONB refuse it, so a record holding
+# one would fail its whole checkpoint on every run; it is quarantined instead (on every backend,
+# so the embedded store behaves like a district's). A text that literally spells the escape
+# ("\\u0000") is caught too — rare enough to accept.
+_NUL = b"\\u0000"
+_NUL_REASON = "a NUL character, which the store cannot hold"
+# A source record of these systems is a few KB. One of megabytes is an error or an attack
+# (a 10 MB name, a 1 MB address); mapping it would silently keep a truncated value or carry
+# megabytes into every read of the payload, so it is quarantined whole instead.
+DEFAULT_MAX_RECORD_BYTES = 256 * 1024
 
 
 class ConcurrentSyncError(RuntimeError):
     """Another run moved this stream's cursor while we were syncing it."""
 
 
+# One encoder for every record: ``json.dumps`` with options builds a new JSONEncoder per
+# call, which cost as much as the encoding itself on small records. Same options, so the
+# same bytes (and hashes) as before.
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
 def canonical_json(value: Any) -> bytes:
     """The one serialisation used for hashing: key order and spacing can never change a hash."""
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
-    ).encode("utf-8")
+    return _ENCODER.encode(value).encode("utf-8")
 
 
 def content_hash(payload: Mapping[str, Any]) -> str:
@@ -86,6 +100,7 @@ class _Ready:
     mapped: Mapped
     payload_json: str
     digest: str
+    canonical_json: str
 
 
 @dataclass(slots=True)
@@ -117,6 +132,7 @@ def sync_stream(
     checkpoint_every: int = 500,
     progress: ProgressCallback | None = None,
     actor: str = SYNC_ACTOR,
+    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
 ) -> SyncReport:
     """Sync one stream from its stored cursor to the end of what the source has now."""
     if isinstance(stream, str):
@@ -156,15 +172,29 @@ def sync_stream(
             received = raw_bytes(item.raw)
             pending.digest.update(received)
             try:
+                if len(received) > max_record_bytes:
+                    raise RecordRejected(
+                        "schema.oversized",
+                        f"record of {len(received)} bytes is over the limit of "
+                        f"{max_record_bytes} (GRIDHUB_SYNC_MAX_RECORD_BYTES)",
+                    )
                 mapped = stream.map(item)
                 # Most streams keep the parsed record as the payload: its encoding is the one
                 # just hashed for the exchange log, so it is not encoded a second time.
-                if mapped.payload is item.raw:
-                    payload_json = received.decode("utf-8")
-                else:
-                    payload_json = canonical_json(mapped.payload).decode("utf-8")
-                digest = hashlib.sha256(payload_json.encode("utf-8")).hexdigest()
-                pending.ready.append(_Ready(mapped, payload_json, digest))
+                encoded = received if mapped.payload is item.raw else canonical_json(mapped.payload)
+                # Encoded here, outside the checkpoint transaction that holds the stream's
+                # lock, and where a value JSON cannot hold is a quarantine.
+                canonical = canonical_json(mapped.canonical)
+                if _NUL in encoded or _NUL in canonical:
+                    raise RecordRejected("encoding.nul", _NUL_REASON)
+                pending.ready.append(
+                    _Ready(
+                        mapped,
+                        encoded.decode("utf-8"),
+                        hashlib.sha256(encoded).hexdigest(),
+                        canonical.decode("utf-8"),
+                    )
+                )
             except RecordRejected as rejection:
                 pending.rejected.append((item, rejection))
             except Exception as exc:  # a mapping bug must not stop the batch or lose the record
@@ -193,12 +223,20 @@ def sync_adapter(
     streams: Iterable[str] | None = None,
     checkpoint_every: int = 500,
     progress: ProgressCallback | None = None,
+    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
 ) -> list[SyncReport]:
     """Sync every stream (or the named ones) of an adapter, closing it afterwards."""
     try:
         chosen = [adapter.stream(n) for n in streams] if streams else list(adapter.streams())
         return [
-            sync_stream(adapter, s, sessions, checkpoint_every=checkpoint_every, progress=progress)
+            sync_stream(
+                adapter,
+                s,
+                sessions,
+                checkpoint_every=checkpoint_every,
+                progress=progress,
+                max_record_bytes=max_record_bytes,
+            )
             for s in chosen
         ]
     finally:
@@ -357,7 +395,7 @@ def _upsert_records(
         key = r.mapped.source_key
         row = {
             "b_payload": r.payload_json,
-            "b_canonical": canonical_json(r.mapped.canonical).decode("utf-8"),
+            "b_canonical": r.canonical_json,
             "content_hash": r.digest,
             "batch_id": batch_id,
             "updated_at": now,

@@ -35,6 +35,11 @@ class Settings(BaseSettings):
     sync_checkpoint_every: int = Field(
         500, ge=1, description="Records per transaction: the cursor commits with each checkpoint."
     )
+    sync_max_record_bytes: int = Field(
+        256 * 1024,
+        ge=1024,
+        description="A source record larger than this (bytes as received) is quarantined whole.",
+    )
     key_passphrase: SecretStr = Field(
         SecretStr("changeme"), description="Passphrase protecting the hub's signing keys in var/."
     )

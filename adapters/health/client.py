@@ -60,7 +60,7 @@ def _outcome_codes(body: bytes) -> str:
     """The issue codes of an OperationOutcome body (``exception``, ``invalid`` …)."""
     try:
         doc = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return ""
     if not isinstance(doc, dict) or doc.get("resourceType") != "OperationOutcome":
         return ""
@@ -128,7 +128,7 @@ class FhirClient:
                 if status == 200:
                     try:
                         doc = json.loads(resp.content)
-                    except ValueError:
+                    except (ValueError, RecursionError):  # not JSON, or nested too deep
                         problem = "answered 200 with a body that is not JSON"
                     else:
                         if isinstance(doc, dict):

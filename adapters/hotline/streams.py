@@ -120,7 +120,8 @@ class WorkOrdersStream(Stream):
         if isinstance(raw, bytes):
             try:
                 parsed = json.loads(raw.decode("utf-8"))
-            except ValueError:  # not UTF-8 (UnicodeDecodeError is a ValueError) or not JSON
+            # Not UTF-8 (UnicodeDecodeError is a ValueError), not JSON, or nested too deep.
+            except (ValueError, RecursionError):
                 raise reject_unparsed(raw, item.source_key) from None
             if not isinstance(parsed, dict):
                 raise reject_unparsed(raw, item.source_key)

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from adapters.contract import SourceUnavailable
 from adapters.utility.config import UtilityConfig
 from adapters.utility.parsing import FileRejected
 from canonical_model.utility import UTILITY_KINDS
@@ -126,7 +127,7 @@ class Inbox:
             rows, sha = int(doc["rows"]), str(doc["sha256"]).strip().lower()
             if rows < 0 or len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
                 raise ValueError("rows or sha256 out of form")
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):  # deep nesting: RecursionError
             raise FileRejected("manifest.invalid", "the manifest is not valid JSON with "
                                "file, rows and sha256") from None  # fmt: skip
         if doc.get("file") != delivery.name:
@@ -159,7 +160,17 @@ class Inbox:
         try:
             os.replace(path, target)
         except OSError:  # another file system: copy, then remove
-            shutil.move(str(path), str(target))
+            try:
+                shutil.move(str(path), str(target))
+            except OSError as exc:
+                # A full or failing volume: the file stays whole where it was (a committed
+                # file is archived by the next run) and no partial copy is left behind.
+                if path.exists():
+                    target.unlink(missing_ok=True)
+                raise SourceUnavailable(
+                    f"cannot move {path.name} to {folder}: {exc.strerror or exc}; "
+                    f"it stays in {path.parent}"
+                ) from None
         return target
 
     def archive(self, delivery: Delivery) -> None:

@@ -48,6 +48,8 @@ _XML_TAGS = {
     "MeterReading": "meter_reading",
 }  # fmt: skip
 _REQUIRED = ("account", "reading_date", "usage")
+#: libxml2 error code → its name (ERR_TAG_NAME_MISMATCH …): a reason that quotes nothing.
+_XML_ERRORS = {v: k for k, v in vars(etree.ErrorTypes).items() if isinstance(v, int)}
 
 #: (row, account, holder, phone, address, meter_no, reading_date ISO, usage, meter reading)
 Good = tuple[int, str, str, str | None, str, str, str, float, float | None]
@@ -297,8 +299,8 @@ def parse_file(
         except etree.XMLSyntaxError as exc:
             at_end = reader.eof and (exc.lineno or 0) >= reader.lines
             code = "file.truncated_row" if at_end else "file.xml_malformed"
-            # libxml2 may quote the offending bytes ("Bytes: 0xCD 0xF5"): keep only the kind.
-            kind = str(exc.msg).splitlines()[0].split("Bytes:")[0].strip()[:80]
+            # libxml2's message quotes the file (tag names, "Bytes: 0xCD 0xF5"): keep its type.
+            kind = _XML_ERRORS.get(exc.code, "ERR_UNKNOWN")
             problem = FileRejected(code, f"XML line {exc.lineno}: {kind}")
         reader.drain()
     if reader.sha.hexdigest() != sha256.lower():

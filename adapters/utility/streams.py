@@ -228,7 +228,7 @@ class AccountsStream(Stream):
             text = delivery.manifest.read_bytes()[:65536].decode("utf-8", "replace")
             try:
                 manifest = json.loads(text)
-            except ValueError:
+            except (ValueError, RecursionError):  # kept as text: not JSON, or nested too deep
                 manifest = text
         raw = {
             "file": delivery.name,

@@ -102,6 +102,11 @@ class AddressParts:
         return all(getattr(self, f.name) is None for f in fields(self))
 
 
+#: Where a house token can start (``_house`` returns None elsewhere) and where a name stops.
+_HOUSE_START = ALNUM | CN_NUMERAL_CHARS
+_NAME_STOP = SEPARATORS | ALNUM | frozenset("#-")
+
+
 def _prepare(text: str) -> str:
     s = text.strip()
     if not s.isascii():
@@ -149,10 +154,12 @@ class _Scanner:
 
     def run(self) -> dict[str, str]:
         s, pos = self.s, self._province()
-        while pos < len(s):
-            if s[pos] in SEPARATORS:
+        n = len(s)
+        while pos < n:
+            c = s[pos]
+            if c in SEPARATORS:
                 pos += 1
-            elif (end := self._house(pos)) is not None:
+            elif c in _HOUSE_START and (end := self._house(pos)) is not None:
                 pos = end
             else:
                 pos = self._name(pos)
@@ -210,7 +217,7 @@ class _Scanner:
         j = pos
         while j < n:
             c = s[j]
-            if c in SEPARATORS or c in ALNUM or c in "#-":
+            if c in _NAME_STOP:
                 break
             if c in CN_NUMERAL_CHARS and j > pos and _numeral_run(s, j) is not None:
                 break

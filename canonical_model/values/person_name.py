@@ -186,7 +186,7 @@ def split_surname(name: str) -> tuple[str, str]:
     return s[:1], s[1:]
 
 
-def _syllables(text: str) -> list[str]:
+def _syllables_full(text: str) -> list[str]:
     # Imported on first use: pypinyin's phrase dictionary costs ~0.2 s at import, which
     # every CLI start and DAG parse would pay even when no name is keyed.
     from pypinyin import Style, lazy_pinyin
@@ -195,6 +195,33 @@ def _syllables(text: str) -> list[str]:
     for item in lazy_pinyin(text, style=Style.NORMAL):
         out.extend(item.lower().split())
     return out
+
+
+@lru_cache(maxsize=32768)
+def _char_syllables(c: str) -> tuple[str, ...]:
+    return tuple(_syllables_full(c))
+
+
+def _is_plain_han(c: str) -> bool:
+    return "\u4e00" <= c <= "\u9fff"
+
+
+def _syllables(text: str) -> list[str]:
+    """``lazy_pinyin`` of the text, from per-character readings where that is the same.
+
+    pypinyin reads a run of Han characters phrase by phrase and falls back to each
+    character's first reading outside its phrase dictionary; most names contain no
+    dictionary phrase, so their reading is the concatenation of cached per-character
+    readings, which skips the segmenter (the dearest step of keying a new name).
+    """
+    from pypinyin.constants import PHRASES_DICT
+
+    n = len(text)
+    if not all(map(_is_plain_han, text)) or any(
+        text[i:j] in PHRASES_DICT for i in range(n - 1) for j in range(i + 2, n + 1)
+    ):
+        return _syllables_full(text)
+    return [syllable for c in text for syllable in _char_syllables(c)]
 
 
 @lru_cache(maxsize=65536)

@@ -8,6 +8,7 @@ equal.  They are on the hot path of every parser, so each has an ASCII/no-op fas
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from functools import lru_cache
 from importlib import resources
@@ -38,28 +39,48 @@ _CONVERTER = OpenCC("t2s")
 _SHORT = 64
 
 
-def _load_trigger_chars() -> frozenset[str] | None:
-    """Characters that can make OpenCC change a string.
+def _load_triggers() -> tuple[frozenset[str], re.Pattern[str] | None] | None:
+    """What can make OpenCC change a string: a character it rewrites, or a phrase it does.
 
     The pure-Python OpenCC costs tens of microseconds per call even on text that is
-    already simplified (nearly all of our data), so strings that contain none of
-    these characters skip it.  Built from the package's own dictionaries; ``None``
-    (always convert) if they cannot be read.
+    already simplified (nearly all of our data), so strings that contain neither skip
+    it.  t2s maps a segment only through TSPhrases and TSCharacters, so a string with no
+    rewritten character and no rewritten phrase made only of unrewritten characters
+    (瞭解 is caught by 瞭, 沈默 needs the phrase: 沈 alone stays) comes back unchanged.
+    Built from the package's own dictionaries; ``None`` (always convert) if they cannot
+    be read.
     """
     chars: set[str] = set()
+    phrases: list[str] = []
     try:
         folder = resources.files("opencc") / "dictionary"
         for name in ("TSCharacters.txt", "TSPhrases.txt"):
             for line in (folder / name).read_text(encoding="utf-8").splitlines():
                 key, _, value = line.partition("\t")
                 if key and value.split(" ")[0] != key:
-                    chars.update(key)
+                    if len(key) == 1:
+                        chars.add(key)
+                    else:
+                        phrases.append(key)
     except (OSError, ModuleNotFoundError):  # pragma: no cover - packaging dependent
         return None
-    return frozenset(chars) if chars else None
+    if not chars:  # pragma: no cover - packaging dependent
+        return None
+    pure = [p for p in phrases if chars.isdisjoint(p)]
+    pattern = re.compile("|".join(map(re.escape, pure))) if pure else None
+    return frozenset(chars), pattern
 
 
-_TRIGGERS = _load_trigger_chars()
+_TRIGGERS = _load_triggers()
+
+
+def _may_change(s: str) -> bool:
+    if _TRIGGERS is None:  # pragma: no cover - packaging dependent
+        return True
+    chars, phrases = _TRIGGERS
+    if not chars.isdisjoint(s):
+        return True
+    return phrases is not None and phrases.search(s) is not None
 
 
 @lru_cache(maxsize=65536)
@@ -71,7 +92,7 @@ def to_simplified(s: str) -> str:
     """Traditional Chinese to simplified (OpenCC ``t2s``); short strings are cached."""
     if s.isascii():
         return s
-    if _TRIGGERS is not None and _TRIGGERS.isdisjoint(s):
+    if not _may_change(s):
         return s
     if len(s) <= _SHORT:
         return _simplified_cached(s)

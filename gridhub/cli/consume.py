@@ -67,6 +67,7 @@ def hotline(checkpoint_every: CheckpointOption = None) -> None:
             sessions(),
             checkpoint_every=checkpoint_every or get_settings().sync_checkpoint_every,
             progress=progress,
+            max_record_bytes=get_settings().sync_max_record_bytes,
         )
     except SourceUnavailable as exc:
         typer.echo(f"hotline: source unavailable: {exc}", err=True)

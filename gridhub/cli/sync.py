@@ -11,6 +11,7 @@ app = typer.Typer(help="Sync source systems into the canonical store.", no_args_
 
 def _run(source: str, streams: list[str] | None) -> None:
     from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+    from sqlalchemy.exc import DBAPIError
 
     from adapters.contract import SourceUnavailable, SyncReport
     from gridhub.jobs.sync import run_sync
@@ -40,12 +41,27 @@ def _run(source: str, streams: list[str] | None) -> None:
         except SourceUnavailable as exc:
             typer.echo(f"{source}: source unavailable: {exc}", err=True)
             raise typer.Exit(2) from None
+        except DBAPIError as exc:
+            # The driver's message can quote row values (a unique-key DETAIL, say), so only
+            # the error class and SQLSTATE reach the console; the checkpoint rolled back.
+            typer.echo(f"{source}: store error: {store_error_summary(exc)}", err=True)
+            raise typer.Exit(3) from None
     for r in reports:
         typer.echo(
             f"{r['source']}/{r['stream']}: received {r['received']}, inserted {r['inserted']}, "
             f"updated {r['updated']}, unchanged {r['unchanged']}, "
             f"quarantined {r['quarantined']}"
         )
+
+
+def store_error_summary(exc: Exception) -> str:
+    """``OperationalError (SQLSTATE 57P01); the batch rolled back, re-run to resume``:
+    what an operator needs, with nothing of the rows that were being written."""
+    orig = getattr(exc, "orig", None)
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    kind = type(orig).__name__ if orig is not None else type(exc).__name__
+    state = f" (SQLSTATE {code})" if code else ""
+    return f"{kind}{state}; the open batch rolled back, re-run to resume from the cursor"
 
 
 StreamOption = Annotated[

@@ -75,6 +75,7 @@ def run_sync(
         streams=list(streams) if streams else None,
         checkpoint_every=get_settings().sync_checkpoint_every,
         progress=progress,
+        max_record_bytes=get_settings().sync_max_record_bytes,
     )
     return [r.as_dict() for r in reports]
 

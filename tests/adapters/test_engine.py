@@ -255,3 +255,26 @@ def test_kill_9_in_the_middle_of_a_batch_loses_and_duplicates_nothing(
         logged = s.scalar(select(func.sum(ExchangeLogEntry.record_count)))
     assert sorted(keys) == sorted(str(r["key"]) for r in records)  # none lost, none twice
     assert logged == 1000  # the lost in-flight checkpoint was never logged
+
+
+def test_an_oversized_record_is_quarantined_whole_and_the_batch_goes_on(
+    tmp_path: Path, sessions: sessionmaker[Session]
+) -> None:
+    huge = {"key": "p-huge", "name": "王" * 100_000}  # 300 KB of UTF-8: a 10 MB name in small
+    src = tmp_path / "src.jsonl"
+    write_lines(src, [*people(2), huge, *people(2, start=2)])
+
+    report = sync_stream(
+        LinesAdapter(src), "people", sessions, checkpoint_every=2, max_record_bytes=64 * 1024
+    )
+
+    assert (report.received, report.inserted, report.quarantined) == (5, 4, 1)
+    with sessions() as s:
+        (row,) = s.scalars(select(Quarantine)).all()
+        assert row.reason_code == "schema.oversized"
+        assert str(64 * 1024) in row.reason
+        assert "王" not in row.reason  # the reason names the size, never the content
+        assert len(row.raw) > 64 * 1024  # kept whole: nothing is lost
+        keys = set(s.scalars(select(SourceRecord.source_key)).all())
+    assert "p-huge" not in keys
+    assert len(keys) == 4
