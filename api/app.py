@@ -7,11 +7,14 @@ default schema (``HTTPValidationError``) is not what this API sends.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from api.config import ApiConfig, HubSettings
 from api.context import Hub
@@ -29,7 +32,7 @@ The unified query API of gridhub for grid workers (网格员) and auditors.
 * **Masking**: identifiers are masked by default. `reveal=true` with an `X-Purpose` header
   shows them in clear, if the role may unmask and the token lists the purpose.
 * **Exchange log**: every read of personal data is logged (who, role, purpose, which
-  persons, which fields) in the same transaction as the read.
+  persons, which fields) before its data is returned.
 * **Errors**: RFC 7807 `application/problem+json` with a stable `code`.
 """
 
@@ -50,8 +53,17 @@ def create_app(
     ``log_reads=False`` exists only for the benchmark that measures what logging costs; the
     CLI never sets it.
     """
+    owned = hub is None
     hub = hub or Hub.from_settings(settings, config, sessions=sessions, log_reads=log_reads)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owned:  # shutdown: commit the queued read entries before the process goes
+            await run_in_threadpool(hub.close)
+
     app = FastAPI(
+        lifespan=lifespan,
         title="gridhub API",
         version="1.0.0",
         description=DESCRIPTION,

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.config import ApiConfig, HubSettings
 from api.policy import Policy
+from audit.buffered import BufferedAppender
 from canonical_model.store import make_engine, session_factory
 from identity import KeyRing, MaskingPolicy, Principal, RemoteJWKS, TokenVerifier
 from identity.keys import KeySource
@@ -94,6 +95,18 @@ def _engine(url: str, config: ApiConfig) -> Engine:
     return make_engine(url, **options)
 
 
+def _read_log(config: ApiConfig, durable: sessionmaker[Session]) -> BufferedAppender | None:
+    """The group-committing read log, unless each read must commit its own entry durably."""
+    if config.durable_read_logs:
+        return None
+    return BufferedAppender(
+        durable,
+        max_delay=config.read_log_max_delay,
+        max_batch=min(500, config.read_log_max_pending),
+        max_pending=config.read_log_max_pending,
+    )
+
+
 def _durable_begin(session: Session, transaction: object, connection: Connection) -> None:
     if connection.dialect.name == "postgresql":
         connection.exec_driver_sql("SET LOCAL synchronous_commit TO ON")
@@ -142,12 +155,13 @@ class Hub:
             )
         verifier = TokenVerifier(audience=settings.jwt_audience, trusted=trusted)
         masking = MaskingPolicy(PurposeVocabulary(settings.purpose_extras))
+        reads = _read_log(config, durable_sessions) if log_reads else None
         return cls(
             sessions=sessions,
             durable_sessions=durable_sessions,
             verifier=CachingVerifier(verifier, ttl=config.token_cache_seconds),
             ring=ring,
-            policy=Policy(masking, log_reads=log_reads),
+            policy=Policy(masking, log_reads=log_reads, reads=reads),
             photos=PhotoStore(config.attachments_dir or settings.var_dir / "attachments"),
             config=config,
             archive_dir=config.audit_archive_dir,
@@ -158,6 +172,15 @@ class Hub:
         """One unit of work: commit on success (the read's log entry with it), else roll back."""
         with self.sessions() as session, session.begin():
             yield session
+
+    def flush_reads(self) -> None:
+        """Commit the read entries queued so far (tests, auditors' queries)."""
+        self.policy.flush_reads()
+
+    def close(self) -> None:
+        """Server shutdown: commit every queued read entry; later reads are refused."""
+        if self.policy.reads is not None:
+            self.policy.reads.close()
 
     def ready(self) -> bool:
         """Whether the store answers; never raises (used by /readyz and gRPC health)."""

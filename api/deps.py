@@ -35,6 +35,7 @@ async def get_hub(request: Request) -> Hub:
 
 
 HubDep = Annotated[Hub, Depends(get_hub)]
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 async def current_principal(
@@ -56,19 +57,26 @@ async def current_principal(
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-async def db_session(hub: HubDep) -> AsyncIterator[Session]:
+async def db_session(request: Request, hub: HubDep) -> AsyncIterator[Session]:
     """The request's unit of work: commit when the handler returns, roll back if it raises.
 
     Async with the blocking end pushed to a worker thread: opening a session does no I/O
     (the transaction begins with the first statement), so only the commit costs a hop.
+    A request that may change something first lands the read entries this process has
+    queued, so a caller's read is chained before the change it made next.
     """
+    if request.method not in _READS and hub.policy.reads is not None and hub.policy.reads.pending:
+        await run_in_threadpool(hub.flush_reads)
     session = hub.sessions()
     try:
         yield session
     except BaseException:
         await run_in_threadpool(session.close)  # close rolls back what was not committed
         raise
-    await run_in_threadpool(_commit_and_close, session)
+    if session.in_transaction():
+        await run_in_threadpool(_commit_and_close, session)
+    else:  # the handler committed in its own hop (``read_and_respond``): no I/O left
+        session.close()
 
 
 def _commit_and_close(session: Session) -> None:

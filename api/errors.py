@@ -13,6 +13,7 @@ from typing import ClassVar
 from sqlalchemy.exc import OperationalError
 
 import workflow
+from audit.buffered import LogUnavailable
 from identity.errors import (
     AuthError,
     IdentityError,
@@ -119,6 +120,8 @@ def translate(exc: BaseException) -> ApiError | None:
         return exc
     if isinstance(exc, KeySourceUnavailable):
         return Unavailable()
+    if isinstance(exc, LogUnavailable):  # no read is served that could not be logged
+        return Unavailable("the exchange log cannot record reads at the moment; retry later")
     if isinstance(exc, AuthError):
         return Unauthenticated(str(exc), code=exc.code)
     if isinstance(exc, PurposeRequired):

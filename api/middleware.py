@@ -84,7 +84,7 @@ class RequestContext:
             return
         rid = uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = rid
-        started = time.perf_counter()
+        began = time.perf_counter()
         status = 500
         started = False
         cap = self._cap(str(scope.get("path", "")))
@@ -116,7 +116,7 @@ class RequestContext:
         finally:
             method = str(scope.get("method", ""))
             template = route_template(scope)
-            elapsed = time.perf_counter() - started
+            elapsed = time.perf_counter() - began
             REQUESTS.labels(method, template, str(status)).inc()
             LATENCY.labels(method, template).observe(elapsed)
             if access_log.isEnabledFor(logging.INFO):

@@ -89,6 +89,7 @@ def audit_trail(
     """Who accessed a person / what an actor did / what was exchanged with a system."""
     operation = f"audit.{query.value}"
     policy.require(session, access, Permission.READ_AUDIT, operation)
+    policy.flush_reads()  # the reads this process has queued are in the answer too
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidRequest(f"limit must be 1 to {MAX_PAGE}", code="invalid_limit")
     if not 0 < len(key) <= 120 or not key.isprintable():

@@ -11,9 +11,12 @@ Three questions, answered here and nowhere else:
   (``identity.masking.MaskingPolicy``). A declared purpose the token does not list is refused
   even for a masked read: a worker claiming a purpose they were not given is worth a record.
 * **who saw what** — every read of personal data appends an exchange-log entry (who, role,
-  purpose, which person uids, which fields, masked or clear) in the request's own
-  transaction, so data never leaves without its entry committed. Refusals of an authenticated
-  caller are logged too, in a transaction of their own, since the request's rolls back.
+  purpose, which person uids, which fields, masked or clear) before the data is returned:
+  queued to the process's group-committing appender (``audit.buffered``, the default; its
+  durability is documented there), or, with durable read logs, in the request's own
+  transaction, so data never leaves without its entry committed. A read whose entry cannot
+  be queued is refused. Refusals of an authenticated caller are logged too, in a transaction
+  of their own, durably, since the request's rolls back.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from api.errors import (
     RevealRefused,
 )
 from api.redaction import Redactor
+from audit.buffered import BufferedAppender
 from canonical_model import Direction
 from identity import MaskingPolicy, Permission, Principal
 from identity.grids import ALL_GRIDS, covers, is_grid_code
@@ -109,10 +113,18 @@ class Policy:
         masking: MaskingPolicy | None = None,
         *,
         log_reads: bool = True,
+        reads: BufferedAppender | None = None,
     ) -> None:
         self.masking = masking or MaskingPolicy()
         # Only the benchmark turns this off, to measure what logging costs.
         self.log_reads = log_reads
+        # Read entries go here when set (group commit); else into the request's transaction.
+        self.reads = reads
+
+    def flush_reads(self) -> None:
+        """Commit every read entry this process has queued (before an auditor's query)."""
+        if self.reads is not None:
+            self.reads.flush()
 
     # --- who, and how much ----------------------------------------------------------------
 
@@ -225,7 +237,8 @@ class Policy:
         refs: Mapping[str, Any] | None = None,
         count: int = 0,
     ) -> None:
-        """Append the read's entry to the request's transaction (committed by the caller)."""
+        """Log the read: queued to the group-committing appender before the data is returned,
+        or appended to the request's transaction (committed by the caller)."""
         if not self.log_reads:
             return
         object_refs: dict[str, Any] = {
@@ -234,6 +247,9 @@ class Policy:
             "clear": access.clear,
             **(refs or {}),
         }
+        if self.reads is not None:
+            self.reads.submit(_entry(access, Direction.READ, operation, object_refs, count, "ok"))
+            return
         self._append(session, access, Direction.READ, operation, object_refs, count, "ok")
 
     def record_change(
@@ -279,23 +295,30 @@ class Policy:
         count: int,
         result: str,
     ) -> None:
-        audit.append_many(
-            session,
-            [
-                {
-                    "direction": direction,
-                    "counterpart": access.counterpart,
-                    "actor_subject": actor_name(access.principal.subject),
-                    "actor_role": access.principal.role.value,
-                    "purpose": access.purpose,
-                    "operation": operation,
-                    "object_refs": object_refs,
-                    "record_count": count,
-                    "result": result,
-                    "correlation_id": access.correlation_id,
-                }
-            ],
-        )
+        entry = _entry(access, direction, operation, object_refs, count, result)
+        audit.append_many(session, [entry])
+
+
+def _entry(
+    access: Access,
+    direction: Direction,
+    operation: str,
+    object_refs: dict[str, Any],
+    count: int,
+    result: str,
+) -> dict[str, Any]:
+    return {
+        "direction": direction,
+        "counterpart": access.counterpart,
+        "actor_subject": actor_name(access.principal.subject),
+        "actor_role": access.principal.role.value,
+        "purpose": access.purpose,
+        "operation": operation,
+        "object_refs": object_refs,
+        "record_count": count,
+        "result": result,
+        "correlation_id": access.correlation_id,
+    }
 
 
 __all__ = ["GRPC", "REST", "Access", "Policy", "actor_name", "durable", "sees_everything"]

@@ -22,7 +22,7 @@ appends costs one lock and one head query.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -192,20 +192,32 @@ def append_many(session: Session, entries: Iterable[Mapping[str, Any]]) -> list[
     For batches — a sync run logging each inbound batch, a bulk read. Entries are validated
     before the lock is taken; entries without ``at`` share one timestamp, taken under it.
     """
-    prepared = []
-    for item in entries:
-        kwargs = dict(item)
-        at = kwargs.pop("at", None)
-        prepared.append((_validated(**kwargs), at, None if at is None else rfc3339(at)))
+    return append_prepared(session, [prepare(item) for item in entries])
+
+
+Prepared = tuple[dict[str, Any], datetime | None, str | None]
+"""An entry checked and ready to chain: its fields, and ``at`` (or None: taken at chaining)."""
+
+
+def prepare(entry: Mapping[str, Any]) -> Prepared:
+    """Check one entry (:func:`append`'s keywords) without touching the store.
+
+    For appenders that chain later (``audit.buffered``): a bad entry is refused here, in the
+    caller's hands, never later in a background flush where nobody could act on the error.
+    """
+    kwargs = dict(entry)
+    at = kwargs.pop("at", None)
+    return _validated(**kwargs), at, None if at is None else rfc3339(at)
+
+
+def append_prepared(session: Session, prepared: Sequence[Prepared]) -> list[Head]:
+    """Chain and insert entries from :func:`prepare` in the caller's transaction."""
     if not prepared:
         return []
-    return [Head(seq, digest) for seq, _at, _prev, digest in _write(session, prepared)]
+    return [Head(seq, digest) for seq, _at, _prev, digest in _write(session, list(prepared))]
 
 
-_Prepared = tuple[dict[str, Any], datetime | None, str | None]
-
-
-def _write(session: Session, prepared: list[_Prepared]) -> list[tuple[int, datetime, str, str]]:
+def _write(session: Session, prepared: list[Prepared]) -> list[tuple[int, datetime, str, str]]:
     """Chain, hash and insert ``prepared`` entries under the lock: (seq, at, prev, hash) each.
 
     Straight through the DBAPI cursor of the session's connection, so the per-row cost is a

@@ -40,6 +40,9 @@ class Person(Base):
     __table_args__ = (
         Index("ix_person_resident_id", "resident_id"),
         Index("ix_person_name_pinyin", "name_pinyin"),
+        Index("ix_person_phone", "phone"),  # migration 0007
+        Index("ix_person_residential_address_id", "residential_address_id"),
+        Index("ix_person_registered_address_id", "registered_address_id"),
     )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)

@@ -33,6 +33,7 @@ from grpc_api.rpc import grpc
 from identity import Principal
 
 log = logging.getLogger("gridhub.grpc")
+_READ_VERBS = ("Get", "Search", "List", "Subscribe")
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +115,15 @@ class Dispatcher:
         purpose = metadata.get("purpose") or None
         return Call(context, principal, rid, purpose, operation)
 
-    def unary(self, operation: str, fn: Callable[[Any, Call], Any]) -> Callable[..., Any]:
+    def _before_change(self) -> None:
+        """Land the queued read entries first, so a read is chained before a later change."""
+        reads = self.hub.policy.reads
+        if reads is not None and reads.pending:
+            reads.flush()
+
+    def unary(
+        self, operation: str, fn: Callable[[Any, Call], Any], *, changes: bool = False
+    ) -> Callable[..., Any]:
         def handler(request: Any, context: Any) -> Any:
             rid = "-"
             try:
@@ -122,6 +131,8 @@ class Dispatcher:
                 rid = call.correlation_id
                 if isinstance(request, Malformed):
                     raise _malformed()
+                if changes:
+                    self._before_change()
                 return fn(request, call)
             except Exception as exc:
                 error = _error_for(exc, rid)
@@ -155,6 +166,7 @@ class Dispatcher:
             try:
                 call = self._call(context, operation)
                 rid = call.correlation_id
+                self._before_change()
                 return fn(requests, call)
             except Exception as exc:
                 error = _error_for(exc, rid)
@@ -183,7 +195,7 @@ class Dispatcher:
                 )
             elif not method.client_streaming:
                 handlers[method.name] = grpc.unary_unary_rpc_method_handler(
-                    self.unary(operation, fn),
+                    self.unary(operation, fn, changes=not method.name.startswith(_READ_VERBS)),
                     request_deserializer=request,
                     response_serializer=respond,
                 )

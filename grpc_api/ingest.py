@@ -132,7 +132,7 @@ def _body(record: ingest_pb2.PushedRecord) -> Mapping[str, Any] | bytes:
     data = bytes(record.raw_json) if kind == "raw_json" else b""
     try:
         parsed = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # kept whole: quarantined as bytes
         return data
     return parsed if isinstance(parsed, dict) else data
 

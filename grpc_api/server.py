@@ -59,10 +59,14 @@ class RunningServer:
     port: int
     health: health.HealthServicer
     _stop: threading.Event
+    hub: Hub | None = None
 
     def stop(self, grace: float | None = 1.0) -> None:
+        """Stop serving, then commit the read entries the calls queued (nothing lost)."""
         self._stop.set()
         self.server.stop(grace).wait()
+        if self.hub is not None:
+            self.hub.flush_reads()
 
 
 def build_server(
@@ -106,7 +110,7 @@ def build_server(
     stop = threading.Event()
     _watch_health(hub, checker, names, stop, health_interval)
     server.start()
-    return RunningServer(server, port, checker, stop)
+    return RunningServer(server, port, checker, stop, hub)
 
 
 def _watch_health(

@@ -1,7 +1,8 @@
 """PersonService, EventService and TaskService: thin adapters over the shared ``api`` code.
 
 Each call runs in one transaction; the response is built from the views only after the
-transaction (with its exchange-log entry) has committed, so nothing leaves unlogged.
+transaction has committed and the read's exchange-log entry is queued (``audit.buffered``),
+so nothing leaves unlogged.
 """
 
 from __future__ import annotations

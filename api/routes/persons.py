@@ -12,7 +12,7 @@ from api.deps import DbSession, HubDep, ReadAccess
 from api.person_record import read_person
 from api.person_search import SearchField, search_persons
 from api.problems import problem_responses
-from api.routes import respond
+from api.routes import read_and_respond
 from api.views import PersonPage, PersonRecord
 
 router = APIRouter(prefix="/api/v1/persons", tags=["persons"])
@@ -27,7 +27,7 @@ UID_PATTERN = "^[0-9A-HJKMNP-TV-Z]{26}$"
     response_model=PersonPage,
     responses=problem_responses(401, 403, 422),
 )
-def search(
+async def search(
     session: DbSession,
     hub: HubDep,
     access: ReadAccess,
@@ -48,8 +48,11 @@ def search(
 ) -> Response:
     """Matches ordered by uid, identifiers masked unless revealed. Every search is logged
     (the uids shown and the kind of search, never the search string)."""
-    return respond(
-        search_persons(session, hub.policy, access, q, field=by, limit=limit, cursor=cursor)
+    return await read_and_respond(
+        session,
+        lambda: search_persons(
+            session, hub.policy, access, q, field=by, limit=limit, cursor=cursor
+        ),
     )
 
 
@@ -61,7 +64,7 @@ def search(
     response_model=PersonRecord,
     responses=problem_responses(401, 403, 404, 422),
 )
-def get_person(
+async def get_person(
     session: DbSession,
     hub: HubDep,
     access: ReadAccess,
@@ -69,4 +72,4 @@ def get_person(
 ) -> Response:
     """Golden fields with their lineage, household, a summary per source, tags, recent
     events and open tasks. 403 (and a logged attempt) outside the caller's grid units."""
-    return respond(read_person(session, hub.policy, access, uid))
+    return await read_and_respond(session, lambda: read_person(session, hub.policy, access, uid))

@@ -7,6 +7,7 @@ costs seconds); ``test_backends.py`` runs the key flows on PostgreSQL as well.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -56,8 +57,12 @@ def settings(tmp_path: Path, store_url: str) -> Settings:
 
 
 @pytest.fixture
-def hub(settings: Settings, sessions: sessionmaker[Session], api_config: ApiConfig) -> Hub:
-    return Hub.from_settings(settings, api_config, sessions=sessions)
+def hub(
+    settings: Settings, sessions: sessionmaker[Session], api_config: ApiConfig
+) -> Iterator[Hub]:
+    hub = Hub.from_settings(settings, api_config, sessions=sessions)
+    yield hub
+    hub.close()  # the queued read entries land (and must: a failing flush fails the test)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 import audit
+from api import Hub
 from canonical_model import ExchangeLogEntry
 from tests.api.district import (
     P1_ADDRESS,
@@ -23,8 +24,9 @@ from tests.api.district import (
 )
 
 
-def log(sessions: sessionmaker[Session]) -> list[ExchangeLogEntry]:
-    with sessions() as s:
+def log(hub: Hub) -> list[ExchangeLogEntry]:
+    hub.flush_reads()  # read entries are group-committed: land them first
+    with hub.sessions() as s:
         return list(s.scalars(select(ExchangeLogEntry).order_by(ExchangeLogEntry.seq)))
 
 
@@ -64,7 +66,7 @@ def test_record_is_masked_by_default_and_complete(
 
 
 def test_reveal_with_an_allowed_purpose_shows_identifiers_and_logs_it(
-    client: TestClient, tokens: Tokens, seeded: Seeded, sessions: sessionmaker[Session]
+    client: TestClient, tokens: Tokens, seeded: Seeded, sessions: sessionmaker[Session], hub: Hub
 ) -> None:
     r = client.get(
         f"/api/v1/persons/{seeded.p1}",
@@ -77,7 +79,7 @@ def test_reveal_with_an_allowed_purpose_shows_identifiers_and_logs_it(
     assert (body["name"], body["resident_id"], body["phone"]) == ("张伟", P1_ID, P1_PHONE)
     assert body["residential_address"] == P1_ADDRESS
     assert body["recent_events"][0]["payload"]["text"].startswith("张伟")
-    entry = log(sessions)[-1]
+    entry = log(hub)[-1]
     assert (entry.actor_subject, entry.actor_role, entry.purpose) == (
         "W1",
         "grid_worker",
@@ -124,6 +126,7 @@ def test_reveal_refusals_are_problems_and_are_logged(
     tokens: Tokens,
     seeded: Seeded,
     sessions: sessionmaker[Session],
+    hub: Hub,
     token: str,
     headers: dict[str, str],
     status: int,
@@ -139,7 +142,7 @@ def test_reveal_refusals_are_problems_and_are_logged(
     assert "张伟" not in r.text
     assert "DROP" not in r.text
     assert body["type"] == f"/problems/{code.replace('_', '-')}"
-    entry = log(sessions)[-1]
+    entry = log(hub)[-1]
     assert entry.result == "denied"
     assert entry.object_refs["reason"] == code
     assert entry.purpose in (None, "welfare_visit")  # an unknown purpose is never stored
@@ -161,13 +164,13 @@ def test_a_role_without_unmask_is_refused_even_with_a_purpose(
 
 
 def test_outside_the_grid_is_403_and_the_attempt_is_logged(
-    client: TestClient, tokens: Tokens, seeded: Seeded, sessions: sessionmaker[Session]
+    client: TestClient, tokens: Tokens, seeded: Seeded, sessions: sessionmaker[Session], hub: Hub
 ) -> None:
     r = client.get(f"/api/v1/persons/{seeded.p3}", headers=bearer(tokens.w1))
     body = _problem(r, 403, "outside_scope")
     assert "王芳" not in r.text
     assert seeded.p3 not in body["detail"]
-    entry = log(sessions)[-1]
+    entry = log(hub)[-1]
     assert (entry.actor_subject, entry.result) == ("W1", "denied")
     assert entry.object_refs == {"reason": "outside_scope", "persons": [seeded.p3]}
     with sessions() as s:
@@ -255,13 +258,30 @@ def test_search_pages_with_an_opaque_cursor(
 
 
 def test_search_logs_uids_and_kind_but_never_the_query(
-    client: TestClient, tokens: Tokens, seeded: Seeded, sessions: sessionmaker[Session]
+    client: TestClient, tokens: Tokens, seeded: Seeded, sessions: sessionmaker[Session], hub: Hub
 ) -> None:
     _search(client, tokens.w1, P1_ID)
-    entry = log(sessions)[-1]
+    entry = log(hub)[-1]
     assert entry.operation == "person.search"
     assert entry.object_refs["persons"] == [seeded.p1]
     assert entry.object_refs["search_field"] == "resident_id"
     assert P1_ID not in str(entry.object_refs)
     _search(client, tokens.w1, "nobody here")
-    assert log(sessions)[-1].record_count == 0
+    assert log(hub)[-1].record_count == 0
+
+
+def test_a_read_that_cannot_be_logged_is_refused_and_shows_nothing(
+    client: TestClient, tokens: Tokens, seeded: Seeded, hub: Hub
+) -> None:
+    r = client.get(f"/api/v1/persons/{seeded.p1}", headers=bearer(tokens.w1))
+    assert r.status_code == 200
+    hub.close()  # the read log takes no more entries (as when it cannot write)
+    r = client.get(f"/api/v1/persons/{seeded.p1}", headers=bearer(tokens.w1))
+    assert r.status_code == 503
+    assert r.headers["content-type"] == "application/problem+json"
+    assert seeded.p1 not in r.text
+    assert "张" not in r.text
+    r = client.get("/api/v1/persons", params={"q": "张"}, headers=bearer(tokens.w1))
+    assert r.status_code == 503
+    entries = log(hub)
+    assert [e.operation for e in entries if e.result == "ok"] == ["person.get"]

@@ -18,9 +18,15 @@ PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 JPEG = b"\xff\xd8\xff\xe0" + b"\x10JFIF" + bytes(500)
 
 
-def last_entry(sessions: sessionmaker[Session]) -> ExchangeLogEntry:
-    with sessions() as s:
-        entry = s.scalars(select(ExchangeLogEntry).order_by(ExchangeLogEntry.seq.desc())).first()
+def last_entry(hub: Hub, operation: str | None = None) -> ExchangeLogEntry:
+    """The newest entry (of ``operation``). Read entries are group-committed, so a read
+    made before a change may be chained after it: ask for the operation meant."""
+    hub.flush_reads()
+    query = select(ExchangeLogEntry).order_by(ExchangeLogEntry.seq.desc())
+    if operation is not None:
+        query = query.where(ExchangeLogEntry.operation == operation)
+    with hub.sessions() as s:
+        entry = s.scalars(query).first()
         assert entry is not None
         return entry
 
@@ -44,12 +50,12 @@ def test_inbox_and_grid_views_respect_scope(
 
 
 def test_a_task_outside_the_grid_is_refused(
-    client: TestClient, tokens: Tokens, seeded: Seeded, sessions: sessionmaker[Session]
+    client: TestClient, tokens: Tokens, seeded: Seeded, sessions: sessionmaker[Session], hub: Hub
 ) -> None:
     r = client.get(f"/api/v1/tasks/{seeded.task_g2}", headers=bearer(tokens.w1))
     assert r.status_code == 403
     assert r.json()["code"] == "outside_scope"
-    assert last_entry(sessions).result == "denied"
+    assert last_entry(hub).result == "denied"
     r = client.post(
         f"/api/v1/tasks/{seeded.task_g2}/transitions",
         json={"action": "accept"},
@@ -63,7 +69,7 @@ def _act(client: TestClient, token: str, uid: str, **body: Any) -> Any:
 
 
 def test_transitions_go_through_workflow(
-    client: TestClient, tokens: Tokens, seeded: Seeded, sessions: sessionmaker[Session]
+    client: TestClient, tokens: Tokens, seeded: Seeded, sessions: sessionmaker[Session], hub: Hub
 ) -> None:
     task = client.get(f"/api/v1/tasks/{seeded.task_g1}", headers=bearer(tokens.w1)).json()
     assert task["allowed_actions"] == ["accept", "reject", "reassign", "assign", "escalate"]
@@ -81,7 +87,7 @@ def test_transitions_go_through_workflow(
     assert accepted.status_code == 200, accepted.text
     assert accepted.json()["state"] == "accepted"
     assert accepted.json()["version"] == task["version"] + 1
-    entry = last_entry(sessions)
+    entry = last_entry(hub, "task.accept")
     assert (entry.operation, entry.direction, entry.actor_subject) == (
         "task.accept",
         "inbound",

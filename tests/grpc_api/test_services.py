@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 import grpc
+from api import Hub
 from canonical_model import ExchangeLogEntry
 from grpc_api.gen.gridhub.v1 import (
     common_pb2,
@@ -30,15 +31,16 @@ def code_of(call: Any) -> tuple[grpc.StatusCode, str]:
     return info.value.code(), info.value.details()
 
 
-def last_entry(sessions: sessionmaker[Session]) -> ExchangeLogEntry:
-    with sessions() as s:
+def last_entry(hub: Hub) -> ExchangeLogEntry:
+    hub.flush_reads()  # read entries are group-committed: land them first
+    with hub.sessions() as s:
         entry = s.scalars(select(ExchangeLogEntry).order_by(ExchangeLogEntry.seq.desc())).first()
         assert entry is not None
         return entry
 
 
 def test_get_person_masked_revealed_and_refused(
-    channel: grpc.Channel, tokens: Tokens, seeded: Seeded, sessions: sessionmaker[Session]
+    channel: grpc.Channel, tokens: Tokens, seeded: Seeded, sessions: sessionmaker[Session], hub: Hub
 ) -> None:
     stub = person_pb2_grpc.PersonServiceStub(channel)
     masked = stub.GetPerson(
@@ -57,7 +59,7 @@ def test_get_person_masked_revealed_and_refused(
         metadata=grpc_auth(tokens.w1, "welfare_visit"),
     )
     assert (revealed.resident_id, revealed.phone, revealed.masked) == (P1_ID, P1_PHONE, False)
-    entry = last_entry(sessions)
+    entry = last_entry(hub)
     assert (entry.counterpart, entry.operation, entry.purpose) == (
         "grpc",
         "person.get",
@@ -76,7 +78,7 @@ def test_get_person_masked_revealed_and_refused(
         )
     )
     assert code is grpc.StatusCode.PERMISSION_DENIED
-    entry = last_entry(sessions)
+    entry = last_entry(hub)
     assert (entry.actor_subject, entry.result, entry.object_refs["persons"]) == (
         "W1",
         "denied",
@@ -162,7 +164,7 @@ def test_refused_tokens_are_unauthenticated(
 
 
 def test_tasks_create_get_list_transition(
-    channel: grpc.Channel, tokens: Tokens, seeded: Seeded, sessions: sessionmaker[Session]
+    channel: grpc.Channel, tokens: Tokens, seeded: Seeded, sessions: sessionmaker[Session], hub: Hub
 ) -> None:
     stub = task_pb2_grpc.TaskServiceStub(channel)
     request = task_pb2.CreateTaskRequest(
@@ -178,7 +180,7 @@ def test_tasks_create_get_list_transition(
     assert created.task.state == common_pb2.TASK_STATE_PENDING
     assert created.task.assignee in {"W1", "W2"}
     assert created.task.requester_source == "hotline"
-    entry = last_entry(sessions)
+    entry = last_entry(hub)
     assert (entry.counterpart, entry.operation, entry.direction) == (
         "hotline",
         "task.create",
