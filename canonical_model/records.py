@@ -23,6 +23,7 @@ class SourceRecord(Base):
     __table_args__ = (
         UniqueConstraint("source", "stream", "source_key"),
         Index("ix_source_record_unresolved", "person_id", "source"),
+        Index("ix_source_record_cursor", "source", "updated_at", "id"),  # migration 0008
     )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)

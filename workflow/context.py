@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session, aliased
 
 from canonical_model import HouseholdMember, Person, PersonStatus
@@ -50,6 +50,18 @@ def age_on(birth: date | None, on: date) -> int | None:
     return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
 
 
+_MINE = aliased(HouseholdMember)
+_OTHERS = aliased(HouseholdMember)
+# Built once: every event about a person asks it.
+_HOUSEHOLD_SIZE = (
+    select(func.count(func.distinct(_OTHERS.person_id)))
+    .select_from(_MINE)
+    .join(_OTHERS, _OTHERS.household_id == _MINE.household_id)
+    .join(Person, Person.id == _OTHERS.person_id)
+    .where(_MINE.person_id == bindparam("person_id"), Person.status == PersonStatus.ACTIVE)
+)
+
+
 def person_context(session: Session, person_id: int | None, on: date) -> PersonContext:
     """The rules' view of a person; an unknown person is ``known=False`` with no facts."""
     if person_id is None:
@@ -60,15 +72,7 @@ def person_context(session: Session, person_id: int | None, on: date) -> PersonC
     if person.merged_into_id is not None:  # follow a merge to the surviving record
         survivor = session.get(Person, person.merged_into_id)
         person = survivor or person
-    mine = aliased(HouseholdMember)
-    others = aliased(HouseholdMember)
-    size = session.scalar(
-        select(func.count(func.distinct(others.person_id)))
-        .select_from(mine)
-        .join(others, others.household_id == mine.household_id)
-        .join(Person, Person.id == others.person_id)
-        .where(mine.person_id == person.id, Person.status == PersonStatus.ACTIVE)
-    )
+    size = session.scalar(_HOUSEHOLD_SIZE, {"person_id": person.id})
     return PersonContext(
         known=True,
         age=age_on(person.birth_date, on),

@@ -13,7 +13,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from canonical_model import GridLevel, Task, TaskState
@@ -46,15 +46,28 @@ class Assignment:
     reason: str
 
 
+# Built once: every task raised runs these, and building a statement costs more than running it.
+_OPEN_LOAD = (
+    select(Task.assignee, func.count())
+    .where(
+        Task.assignee.in_(bindparam("codes", expanding=True)),
+        Task.state.in_(transitions.OPEN_STATES),
+    )
+    .group_by(Task.assignee)
+)
+_ON_DUTY = select(GridWorker).where(
+    GridWorker.grid_code == bindparam("grid_code"),
+    GridWorker.role == WORKER,
+    GridWorker.active.is_(True),
+    GridWorker.on_duty.is_(True),
+)
+
+
 def open_load(session: Session, codes: Collection[str]) -> dict[str, int]:
     """Open tasks per assignee code (pending, accepted, in progress)."""
     if not codes:
         return {}
-    rows = session.execute(
-        select(Task.assignee, func.count())
-        .where(Task.assignee.in_(list(codes)), Task.state.in_(transitions.OPEN_STATES))
-        .group_by(Task.assignee)
-    ).all()
+    rows = session.execute(_OPEN_LOAD, {"codes": list(codes)}).all()
     return {str(code): int(n) for code, n in rows}
 
 
@@ -63,16 +76,7 @@ def pick_worker(
 ) -> GridWorker | None:
     """The on-duty worker of the grid with the fewest open tasks (ties: by code)."""
     workers = [
-        w
-        for w in session.scalars(
-            select(GridWorker).where(
-                GridWorker.grid_code == grid_code,
-                GridWorker.role == WORKER,
-                GridWorker.active.is_(True),
-                GridWorker.on_duty.is_(True),
-            )
-        )
-        if w.code not in exclude
+        w for w in session.scalars(_ON_DUTY, {"grid_code": grid_code}) if w.code not in exclude
     ]
     if not workers:
         return None

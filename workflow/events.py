@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import bindparam, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -38,6 +38,12 @@ class EventIntake:
     event: Event
     report: EventReport
     status: IntakeStatus
+
+
+# Built once: every report raised asks it first.
+_SEEN = select(EventReport).where(
+    EventReport.source == bindparam("source"), EventReport.source_ref == bindparam("source_ref")
+)
 
 
 def _open_match(
@@ -89,11 +95,7 @@ def raise_event(
     now = now or utcnow()
     severity = Severity(severity)
     payload = dict(payload or {})
-    seen = session.scalars(
-        select(EventReport).where(
-            EventReport.source == source, EventReport.source_ref == source_ref
-        )
-    ).first()
+    seen = session.scalars(_SEEN, {"source": source, "source_ref": source_ref}).first()
     if seen is not None:
         return EventIntake(seen.event, seen, IntakeStatus.DUPLICATE)
     if grid_code is not None and session.get(GridUnit, grid_code) is None:

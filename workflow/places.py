@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from canonical_model import Address, GridLevel, GridUnit, Person
@@ -68,17 +68,25 @@ def place_of(code: str) -> Place:
     return Place(code, str(level))
 
 
+# Built once: ``locate`` runs for every event raised.
+_UNITS = select(GridUnit.code, GridUnit.level).where(
+    GridUnit.code.in_(bindparam("codes", expanding=True))
+)
+_ADDRESS_BUILDING = select(Address.building_code).where(Address.id == bindparam("address_id"))
+_PERSON_HOME = (
+    select(Person.grid_code, Address.building_code)
+    .outerjoin(Address, Address.id == Person.residential_address_id)
+    .where(Person.id == bindparam("person_id"))
+)
+
+
 def _most_specific(session: Session, code: str) -> Place | None:
     prefixes = [code[:n] for n in sorted(LEVEL_LENGTHS.values(), reverse=True) if n <= len(code)]
     grid_len = LEVEL_LENGTHS[GridLevel.GRID]
     prefixes = [p for p in prefixes if len(p) <= grid_len]  # a building's place is its grid
     if not prefixes:
         return None
-    found = dict(
-        session.execute(
-            select(GridUnit.code, GridUnit.level).where(GridUnit.code.in_(prefixes))
-        ).all()
-    )
+    found = {code: level for code, level in session.execute(_UNITS, {"codes": prefixes})}
     for prefix in prefixes:
         if prefix in found:
             return Place(prefix, str(found[prefix]))
@@ -106,15 +114,11 @@ def locate(
     if grid_code:
         candidates.append(grid_code)
     if address_id is not None:
-        building = session.scalar(select(Address.building_code).where(Address.id == address_id))
+        building = session.scalar(_ADDRESS_BUILDING, {"address_id": address_id})
         if building:
             candidates.append(building)
     if person_id is not None:
-        row = session.execute(
-            select(Person.grid_code, Address.building_code)
-            .outerjoin(Address, Address.id == Person.residential_address_id)
-            .where(Person.id == person_id)
-        ).first()
+        row = session.execute(_PERSON_HOME, {"person_id": person_id}).first()
         if row is not None:
             candidates.extend(c for c in (row.building_code, row.grid_code) if c)
     best: Place | None = None

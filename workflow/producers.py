@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from canonical_model import Address, Severity, SourceRecord, SyncState, utcnow
+from canonical_model import Severity, SyncState, utcnow
 from workflow.events import IntakeStatus
+from workflow.producer_scan import AddressBook, RecordView, address_book, lookup, next_page
 from workflow.rules import RuleSet
 from workflow.triage import publish_event
 
@@ -88,24 +88,14 @@ def _when(value: Any, fallback: datetime) -> datetime:
     return fallback
 
 
-def _address(session: Session, canonical: dict[str, Any]) -> tuple[int | None, str | None]:
-    text = canonical.get("address")
-    if not isinstance(text, str) or not text:
-        return None, None
-    row = session.execute(
-        select(Address.id, Address.building_code).where(Address.normalized == text).limit(1)
-    ).first()
-    return (row.id, row.building_code) if row else (None, None)
-
-
-def events_from_hotline(session: Session, record: SourceRecord) -> Iterator[EventSpec]:
+def events_from_hotline(record: RecordView, addresses: AddressBook) -> Iterator[EventSpec]:
     """A 12345 work order: one event; orders about one thing at one building join."""
     canonical = record.canonical or {}
     facts = canonical.get("facts") or {}
     order_no = str(facts.get("order_no") or facts.get("order_number") or record.source_key)
     category = str(facts.get("category") or "")
     urgency = facts.get("urgency")
-    address_id, building = _address(session, canonical)
+    address_id, building = lookup(addresses, canonical)
     where = building or (
         canonical.get("address") if isinstance(canonical.get("address"), str) else None
     )
@@ -129,13 +119,13 @@ def events_from_hotline(session: Session, record: SourceRecord) -> Iterator[Even
     )
 
 
-def events_from_civil_affairs(session: Session, record: SourceRecord) -> Iterator[EventSpec]:
+def events_from_civil_affairs(record: RecordView, addresses: AddressBook) -> Iterator[EventSpec]:
     """A new 低保 recipient (home visit) and a death (benefits review); hukou deaths too."""
     canonical = record.canonical or {}
     facts = canonical.get("facts") or {}
     tags = set(canonical.get("tags") or ())
     base = f"{record.stream}/{record.source_key}"
-    address_id, building = _address(session, canonical)
+    address_id, building = lookup(addresses, canonical)
     if canonical.get("status") == "deceased":
         yield EventSpec(
             type="civil_affairs.death",
@@ -162,10 +152,10 @@ def _encounters(facts: dict[str, Any]) -> list[dict[str, Any]]:
     return [e for e in (found if isinstance(found, list) else [found]) if isinstance(e, dict)]
 
 
-def events_from_health(session: Session, record: SourceRecord) -> Iterator[EventSpec]:
+def events_from_health(record: RecordView, addresses: AddressBook) -> Iterator[EventSpec]:
     """A hospital discharge (住院出院); the rules decide whether it needs a follow-up."""
     canonical = record.canonical or {}
-    address_id, building = _address(session, canonical)
+    address_id, building = lookup(addresses, canonical)
     for enc in _encounters(canonical.get("facts") or {}):
         kind = str(enc.get("class") or enc.get("encounter_class") or "")
         end = enc.get("discharged_at") or enc.get("period_end") or enc.get("end")
@@ -181,7 +171,7 @@ def events_from_health(session: Session, record: SourceRecord) -> Iterator[Event
         )
 
 
-Deriver = Callable[[Session, SourceRecord], Iterator[EventSpec]]
+Deriver = Callable[[RecordView, AddressBook], Iterator[EventSpec]]
 #: producer name → (sources it reads, how a record becomes events)
 PRODUCERS: dict[str, tuple[tuple[str, ...], Deriver]] = {
     "hotline": (("hotline",), events_from_hotline),
@@ -203,22 +193,14 @@ def produce(
     sources, derive = PRODUCERS[name]
     state = watermark(session, name)
     after_time = state.cursor.get("updated_at")
-    after_id = int(state.cursor.get("id", 0))
-    query = select(SourceRecord).where(SourceRecord.source.in_(sources))
-    if after_time:
-        since = datetime.fromisoformat(after_time)
-        query = query.where(
-            or_(
-                SourceRecord.updated_at > since,
-                and_(SourceRecord.updated_at == since, SourceRecord.id > after_id),
-            )
-        )
-    records = session.scalars(
-        query.order_by(SourceRecord.updated_at, SourceRecord.id).limit(limit)
-    ).all()
+    after = (
+        (datetime.fromisoformat(after_time), int(state.cursor.get("id", 0))) if after_time else None
+    )
+    records = next_page(session, sources, after, limit)
     report = ProducerReport(name, records=len(records), more=len(records) == limit)
+    addresses = address_book(session, records)
     for record in records:
-        for spec in derive(session, record):
+        for spec in derive(record, addresses):
             published = publish_event(
                 session,
                 type=spec.type,

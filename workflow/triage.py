@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from canonical_model import Event, Severity, Task, TaskState, utcnow
@@ -50,6 +50,9 @@ class Published:
     intake: EventIntake
     tasks: list[Task]
     failures: list[RuleFailure] = field(default_factory=list)
+
+
+_EVENT_TASKS = select(Task).where(Task.event_id == bindparam("event_id"))
 
 
 def event_facts(session: Session, event: Event, place: Place | None) -> dict[str, Any]:
@@ -183,7 +186,7 @@ def publish_event(
         now=now,
     )
     if intake.status is not IntakeStatus.NEW:
-        existing = session.scalars(select(Task).where(Task.event_id == intake.event.id)).all()
+        existing = session.scalars(_EVENT_TASKS, {"event_id": intake.event.id}).all()
         return Published(intake, list(existing))
     result = triage(session, intake.event, rules or active_rules(session), now=now)
     return Published(intake, result.tasks, result.failures)

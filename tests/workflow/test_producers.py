@@ -10,7 +10,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from canonical_model import Event, SourceRecord, Task
 from canonical_model.store import transaction
-from tests.workflow.district import DISTRICT, GRID1, GRID2, T0, District, seed
+from tests.workflow.district import (
+    BUILDING1,
+    BUILDING2,
+    DISTRICT,
+    GRID1,
+    GRID2,
+    T0,
+    District,
+    seed,
+)
 from workflow import default_rules, produce, produce_utility
 
 
@@ -187,3 +196,42 @@ def test_silent_homes_and_spikes_in_utility_readings(sessions: sessionmaker[Sess
     assert tasks == ["leak_check", "welfare_check"]
     with transaction(sessions) as s:
         assert produce_utility(s, rules=default_rules(), now=T0).records == 0  # watermark
+
+
+def test_small_pages_over_two_sources_take_every_record_once_in_order(
+    sessions: sessionmaker[Session],
+) -> None:
+    """civil_affairs reads two sources: pages merge them by (updated_at, id), ties included,
+    the watermark moves with each page, and a second pass finds nothing new."""
+    seed(sessions)
+    dibao = {"tags": ["dibao"], "facts": {"category": "低保"}, "address": "A1"}
+    dead = {"status": "deceased", "address": "A2"}
+    with transaction(sessions) as s:
+        for i in range(7):  # interleaved sources; several share one updated_at
+            at = T0 + timedelta(minutes=i // 2)
+            for record in (
+                _record("civil_affairs", "recipients", f"CA{i}", dibao),
+                _record("hukou", "persons", f"HK{i}", dead),  # no person: no dedup join
+            ):
+                record.updated_at = at
+                s.add(record)
+    rules = default_rules()
+    pages: list[int] = []
+    more = True
+    while more:
+        with transaction(sessions) as s:
+            report = produce(s, "civil_affairs", rules=rules, now=T0, limit=3)
+        pages.append(report.records)
+        more = report.more
+    assert pages == [3, 3, 3, 3, 2]
+    with sessions() as s:
+        refs = sorted(str(r) for r in s.scalars(select(Event.source_ref)))
+        grids = {e.source_ref: e.grid_code for e in s.scalars(select(Event))}
+    assert refs == sorted(
+        [f"recipients/CA{i}/dibao" for i in range(7)] + [f"persons/HK{i}/death" for i in range(7)]
+    )
+    assert grids["recipients/CA0/dibao"] == BUILDING1  # A1, looked up once per page
+    assert grids["persons/HK6/death"] == BUILDING2
+    with transaction(sessions) as s:
+        again = produce(s, "civil_affairs", rules=rules, now=T0, limit=3)
+    assert (again.records, again.events, again.more) == (0, 0, False)
