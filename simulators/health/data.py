@@ -12,9 +12,12 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from simulators.health.resources import encounter, observation, patient
+
+if TYPE_CHECKING:
+    from simulators.district import District
 
 __all__ = ["CST", "HealthData", "district_health", "format_instant"]
 
@@ -155,16 +158,21 @@ def district_health(
     seed: int = 7,
     invalid: int = 0,
     as_of: date | None = None,
+    district: District | None = None,
 ) -> HealthData:
-    """About ``patients`` Patients (at least that many) with their encounters and vitals."""
+    """About ``patients`` Patients (at least that many) with their encounters and vitals.
+
+    With ``district`` given, every patient of that one district (at most ``patients``): the
+    demo feeds all simulators from one ground truth."""
     from simulators.district.district import DEFAULT_AS_OF, District
     from simulators.district.sources import PROFILES
 
-    day = as_of or DEFAULT_AS_OF
+    given = district
+    day = given.as_of if given is not None else as_of or DEFAULT_AS_OF
     size = max(16, int(patients / _REGISTERED_SHARE) + 32)
     profile = PROFILES["health"]
     while True:
-        district = District(size, seed, as_of=day)
+        district = given or District(size, seed, as_of=day)
         builder = _Builder(seed, day)
         count = 0
         for grid, households in district.by_grid():
@@ -176,7 +184,7 @@ def district_health(
                 count += 1
             if count >= patients:
                 break
-        if count >= patients:
+        if count >= patients or given is not None:
             break
         size = int(size * 1.25) + 16
     data = builder.data

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+from typing import TYPE_CHECKING
 
 from simulators.hukou.store import HukouPerson
 
-__all__ = ["district_persons"]
+if TYPE_CHECKING:
+    from simulators.district import District, SourceRow
+
+__all__ = ["district_persons", "persons_of"]
 
 #: 民族 with rough shares for a Zhejiang district (畲族 is Zhejiang's largest minority).
 _ETHNICITIES = (
@@ -53,6 +57,15 @@ def district_persons(count: int, *, seed: int) -> list[HukouPerson]:
         if len(rows) >= count:
             break
         size = int(size * 1.2)
+    return _persons(rows)
+
+
+def persons_of(district: District) -> list[HukouPerson]:
+    """Every registration of one given district (the demo feeds all simulators one truth)."""
+    return _persons(list(district.view("hukou")))
+
+
+def _persons(rows: list[SourceRow]) -> list[HukouPerson]:
     persons: list[HukouPerson] = []
     for row in rows:
         f = row.fields

@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from simulators.utility.data import KINDS, UtilityDistrict
 from simulators.utility.files import FORMATS, write_file
+
+if TYPE_CHECKING:
+    from simulators.district import District
 
 __all__ = ["UtilityDrop"]
 
@@ -25,9 +28,10 @@ class UtilityDrop:
         seed: int = 7,
         as_of: date | None = None,
         formats: Mapping[str, str] | None = None,
+        district: District | None = None,
     ) -> None:
         self.inbox = Path(inbox)
-        self.district = UtilityDistrict(households, seed=seed, as_of=as_of)
+        self.district = UtilityDistrict(households, seed=seed, as_of=as_of, district=district)
         self.formats = {**FORMATS, **(formats or {})}
 
     @property

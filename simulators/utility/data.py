@@ -18,8 +18,12 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 from simulators.district.model import Household
+
+if TYPE_CHECKING:
+    from simulators.district import District
 
 __all__ = ["KINDS", "Account", "Anomaly", "Reading", "UtilityDistrict"]
 
@@ -87,14 +91,17 @@ class UtilityDistrict:
         as_of: date | None = None,
         no_use_share: float = 0.3,
         spike_share: float = 0.01,
+        district: District | None = None,
     ) -> None:
+        """``district``: take the accounts from this one district (the demo's single truth)."""
         from simulators.district.district import DEFAULT_AS_OF, District
         from simulators.district.sources import PROFILES
 
         self.seed = seed
-        self.as_of = as_of or DEFAULT_AS_OF
+        self.as_of = district.as_of if district is not None else as_of or DEFAULT_AS_OF
         rng = random.Random(f"{seed}:utility-plan")
-        district = District(max(8, int(households * 2.6)), seed, as_of=self.as_of)
+        if district is None:
+            district = District(max(8, int(households * 2.6)), seed, as_of=self.as_of)
         self.accounts: list[Account] = []
         self.anomalies: list[Anomaly] = []
         count = 0
