@@ -3,7 +3,7 @@ so district measures stay fast. Thin: calls gridhub.jobs.workflow."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from airflow.sdk import dag, task
@@ -11,10 +11,13 @@ from airflow.sdk import dag, task
 
 @dag(
     dag_id="daily_stats",
-    schedule="30 16 * * *",  # 00:30 in Shanghai: yesterday is complete
+    # airflow.cfg sets default_timezone = Asia/Shanghai, so cron reads Shanghai time:
+    # 00:30 local, when yesterday is complete.
+    schedule="30 0 * * *",
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
+    default_args={"retries": 2, "retry_delay": timedelta(minutes=5)},
     tags=["gridhub", "workflow"],
     doc_md=__doc__,
 )

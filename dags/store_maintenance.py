@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from airflow.sdk import dag, task
@@ -13,6 +13,8 @@ from airflow.sdk import dag, task
     schedule="@daily",
     start_date=datetime(2026, 1, 1),
     catchup=False,
+    max_active_runs=1,  # two migrations at once would race on alembic_version
+    default_args={"retries": 2, "retry_delay": timedelta(minutes=5)},
     tags=["gridhub", "store"],
     doc_md=__doc__,
 )

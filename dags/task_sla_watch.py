@@ -16,6 +16,7 @@ from airflow.sdk import dag, task
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
+    default_args={"retries": 2, "retry_delay": timedelta(minutes=1)},
     tags=["gridhub", "workflow"],
     doc_md=__doc__,
 )

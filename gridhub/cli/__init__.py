@@ -28,11 +28,13 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("identity", "identity"),
     ("simulate", "simulate"),
     ("resolve", "resolve"),
+    ("review", "review"),
     ("tasks", "tasks"),
     ("audit", "audit"),
     ("serve", "serve"),
     ("device_bridge", "device-bridge"),
     ("demo", "demo"),
+    ("up", "up"),
 )
 
 
