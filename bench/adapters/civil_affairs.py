@@ -20,16 +20,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,6 +34,7 @@ from typing import Any
 import psutil
 
 from adapters.contract import Adapter, Extracted, Mapped, Stream
+from bench.adapters import harness
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "bench" / "results" / "civil_affairs.json"
@@ -52,7 +50,8 @@ class _Replay(Stream):
 
     def __init__(self, stream: Stream) -> None:
         self.name = stream.name  # type: ignore[misc]
-        self.items = list(stream.extract({}))
+        # A bounded source yields no Flush markers: every item is a record.
+        self.items = [i for i in stream.extract({}) if isinstance(i, Extracted)]
         self.mapped = {id(item): stream.map(item) for item in self.items}
 
     def extract(self, cursor: Any) -> Iterator[Extracted]:
@@ -154,28 +153,12 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def _measure(spec: dict[str, Any]) -> dict[str, Any]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bench.adapters.civil_affairs", "--child", json.dumps(spec)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    watched = psutil.Process(proc.pid)
-    samples: list[float] = []
-    while proc.poll() is None:
-        try:
-            samples.append(watched.memory_info().rss / 2**20)
-        except psutil.Error:
-            break
-        time.sleep(0.05)
-    out, _ = proc.communicate()
-    if proc.returncode != 0:
-        raise RuntimeError(f"benchmark child failed ({proc.returncode})")
-    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    """Run ``_child`` in a fresh interpreter; its memory is its own RSS."""
+    result, peak = harness.run_child("bench.adapters.civil_affairs", spec, "rss")
     n = max(1, result["received"])
     result["rate"] = result["received"] / result["elapsed_s"]
     result["cpu_rate"] = result["received"] / max(result["cpu_s"], 1e-9)
-    result["rss_peak_mb"] = round(max(samples, default=0.0), 1)
+    result["rss_peak_mb"] = round(peak, 1)
     if spec["mode"] != "sync":
         return result
     curve = result.pop("rss_curve")
@@ -217,22 +200,8 @@ def _build_sources(persons: int, backends: list[str], stack: ExitStack) -> dict[
     return built
 
 
-@contextmanager
-def _store(backend: str) -> Iterator[str]:
-    from canonical_model.store import make_engine, upgrade
-    from tests.support import postgres
-
-    with ExitStack() as stack:
-        if backend == "sqlite":
-            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-ca-store-"))
-            url = f"sqlite:///{folder}/gridhub.db"
-        else:
-            postgres.ensure_running()
-            url = postgres.url_for(stack.enter_context(postgres.temporary_database()))
-        engine = make_engine(url)
-        upgrade(engine)
-        engine.dispose()
-        yield url
+def _store(backend: str) -> AbstractContextManager[str]:
+    return harness.store(backend, "bench-ca-store-")
 
 
 _LAYERS = (  # (substring of "file:function", layer); first match wins
@@ -312,25 +281,15 @@ def _ranked(shares: dict[str, float]) -> dict[str, float]:
     return {k: round(v, 3) for k, v in sorted(shares.items(), key=lambda kv: -kv[1])}
 
 
-def _machine() -> dict[str, Any]:
-    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    models = [ln.split(":", 1)[1].strip() for ln in cpuinfo.splitlines() if "model name" in ln]
-    return {
-        "cpu": models[0] if models else platform.processor(),
-        "cpus": os.cpu_count(),
-        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
-        "python": platform.python_version(),
-        "sqlite": sqlite3.sqlite_version,
-        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
-    }
-
-
 def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     first = args.persons[0]
     sizes = sorted(
         set(args.persons) if len(args.persons) > 1 else {args.small or first // 5, first}
     )
-    meta = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "machine": _machine()}
+    meta = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": harness.machine(sqlite=sqlite3.sqlite_version),
+    }
     figures: list[dict[str, Any]] = []
 
     def rate(figure: str, result: dict[str, Any], size: str, **extra: Any) -> None:
@@ -421,19 +380,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--profile", action="store_true", help="cProfile a sync and the engine")
     parser.add_argument("--append", action="store_true", help="merge into the results file")
     parser.add_argument("--no-write", action="store_true", help="do not write the results file")
+    parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        print(json.dumps(_child(json.loads(args.child))))
+        harness.child_main(args.child, _child)
         return
     figures = run(args)
     if not args.no_write:
-        if args.append and RESULTS.exists():
+        if args.append and args.out.exists():
             fresh = {(f["figure"], f["data_size"]) for f in figures}
-            kept = json.loads(RESULTS.read_text())
+            kept = json.loads(args.out.read_text())
             figures = [f for f in kept if (f["figure"], f["data_size"]) not in fresh] + figures
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps(figures, ensure_ascii=False, indent=2) + "\n")
+        harness.write_json(args.out, figures)
     print(markdown(figures))
 
 

