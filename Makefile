@@ -15,7 +15,7 @@ demo: setup
 	$(VENV)/bin/gridhub demo $(DEMO_ARGS)
 
 test: setup
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	@bash scripts/run_tests.sh $(PYTEST_ARGS)
 
 test-fast: setup
 	$(PY) -m pytest -q -m "not integration" $(PYTEST_ARGS)
