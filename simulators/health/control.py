@@ -17,13 +17,12 @@ import tempfile
 import threading
 import urllib.request
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-__all__ = ["HealthSimulator"]
+from simulators.served import data_argument, launch, serve_in_thread, shut_down
 
-_START_TIMEOUT_S = 120.0
+__all__ = ["HealthSimulator"]
 
 
 class HealthSimulator:
@@ -91,21 +90,12 @@ class HealthSimulator:
             admin_token=self.admin_token,
         )
         self.base_url = self._server.address
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="health-simulator",
-            daemon=True,
-        )
-        self._thread.start()
+        self._thread = serve_in_thread(self._server, "health-simulator")
 
     def _start_process(self) -> None:
-        patients_arg = str(self.patients) if isinstance(self.patients, int) else ""
+        patients_arg = str(self.patients)
         if not isinstance(self.patients, int):
-            self._tmp = tempfile.TemporaryDirectory(prefix="health-sim-")
-            data = Path(self._tmp.name) / "resources.json"
-            data.write_text(json.dumps(list(map(dict, self.patients)), ensure_ascii=False))
-            patients_arg = f"@{data}"
+            self._tmp, patients_arg = data_argument(self.patients, "health-sim-", "resources.json")
         env = {**os.environ, "HEALTH_SIM_ADMIN_TOKEN": self.admin_token}
         if self.token:
             env["HEALTH_SIM_TOKEN"] = self.token
@@ -115,42 +105,16 @@ class HealthSimulator:
             "--invalid", str(self.invalid), "--max-count", str(self.max_count),
             "--host", self.host, "--port", str(self.port), "--path", self.path,
         ]  # fmt: skip
-        root = Path(__file__).resolve().parents[2]
-        proc = sp.Popen(args, cwd=root, env=env, stdout=sp.PIPE, text=True, bufsize=1)
-        self._proc = proc
-        line: list[str] = []
-        reader = threading.Thread(
-            target=lambda: line.append(proc.stdout.readline() if proc.stdout else ""),
-            daemon=True,
-        )
-        reader.start()
-        reader.join(_START_TIMEOUT_S)
-        if not line or not line[0].strip():
+        try:
+            self._proc, ready = launch(args, env, "the health simulator")
+        except RuntimeError:
             self.stop()
-            raise RuntimeError("the health simulator subprocess did not start")
-        self.base_url = json.loads(line[0])["base_url"]
+            raise
+        self.base_url = ready["base_url"]
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(5)
-            self._thread = None
-        if self._proc is not None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(10)
-            except sp.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait(10)
-            if self._proc.stdout:
-                self._proc.stdout.close()
-            self._proc = None
-        if self._tmp is not None:
-            self._tmp.cleanup()
-            self._tmp = None
+        shut_down(self._server, self._thread, self._proc, self._tmp)
+        self._server, self._thread, self._proc, self._tmp = None, None, None, None
         self.base_url = ""
 
     def __enter__(self) -> HealthSimulator:

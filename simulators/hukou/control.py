@@ -16,20 +16,19 @@ import tempfile
 import threading
 import urllib.request
 from collections.abc import Mapping, Sequence
-from pathlib import Path
-from subprocess import PIPE, Popen, TimeoutExpired
+from subprocess import Popen
 from types import TracebackType
 from typing import Any
 
 from simulators.hukou.server import HukouService, SimulatorServer, make_server
 from simulators.hukou.store import HukouPerson, PersonStore
 from simulators.hukou.wssec import UsernameTokenVerifier
+from simulators.served import data_argument, launch, serve_in_thread, shut_down
 
 __all__ = ["DEFAULT_PASSWORD", "DEFAULT_USERNAME", "HukouSimulator", "build_server"]
 
 DEFAULT_USERNAME = "gridhub"
 DEFAULT_PASSWORD = "hukou-sim-password"  # a simulator's credential, not a secret
-_START_TIMEOUT_S = 120.0
 
 
 def build_server(
@@ -131,21 +130,12 @@ class HukouSimulator:
             admin_token=self.admin_token,
         )
         self.service_url = self._server.address
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="hukou-simulator",
-            daemon=True,
-        )
-        self._thread.start()
+        self._thread = serve_in_thread(self._server, "hukou-simulator")
 
     def _start_process(self) -> None:
-        persons_arg = str(self.persons) if isinstance(self.persons, int) else ""
+        persons_arg = str(self.persons)
         if not isinstance(self.persons, int):
-            self._tmp = tempfile.TemporaryDirectory(prefix="hukou-sim-")
-            data = Path(self._tmp.name) / "persons.json"
-            data.write_text(json.dumps(list(map(dict, self.persons)), ensure_ascii=False))
-            persons_arg = f"@{data}"
+            self._tmp, persons_arg = data_argument(self.persons, "hukou-sim-", "persons.json")
         env = {
             **os.environ,
             "HUKOU_SIM_PASSWORD": self.password,
@@ -172,43 +162,16 @@ class HukouSimulator:
             "--path",
             self.path,
         ]
-        root = Path(__file__).resolve().parents[2]
-        self._proc = Popen(args, cwd=root, env=env, stdout=PIPE, text=True, bufsize=1)
-        line: list[str] = []
-        reader = threading.Thread(
-            target=lambda: line.append(
-                self._proc.stdout.readline() if self._proc and self._proc.stdout else ""
-            ),
-            daemon=True,
-        )
-        reader.start()
-        reader.join(_START_TIMEOUT_S)
-        if not line or not line[0].strip():
+        try:
+            self._proc, ready = launch(args, env, "the hukou simulator")
+        except RuntimeError:
             self.stop()
-            raise RuntimeError("the hukou simulator subprocess did not start")
-        self.service_url = json.loads(line[0])["service_url"]
+            raise
+        self.service_url = ready["service_url"]
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(5)
-            self._thread = None
-        if self._proc is not None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(10)
-            except TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait(10)
-            if self._proc.stdout:
-                self._proc.stdout.close()
-            self._proc = None
-        if self._tmp is not None:
-            self._tmp.cleanup()
-            self._tmp = None
+        shut_down(self._server, self._thread, self._proc, self._tmp)
+        self._server, self._thread, self._proc, self._tmp = None, None, None, None
         self.service_url = ""
 
     def __enter__(self) -> HukouSimulator:
