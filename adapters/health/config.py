@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-__all__ = ["DEFAULT_RESIDENT_ID_SYSTEMS", "HealthConfig"]
+__all__ = ["DEFAULT_RESIDENT_ID_SYSTEMS", "GENDER_CODES", "HealthConfig"]
 
 #: The identifier systems whose value is a resident ID number (居民身份证号). The simulator
 #: uses the first; a district adds its own platform's URI or OID. An identifier typed
 #: ``v2-0203#NNCHN`` counts too, whatever its system.
 DEFAULT_RESIDENT_ID_SYSTEMS = ("http://gridhub.example/fhir/sid/resident-id",)
+#: FHIR R4 administrative-gender, a required binding: no other Patient.gender code is valid.
+GENDER_CODES = frozenset({"male", "female", "other", "unknown"})
 
 
 class HealthConfig(BaseModel):
@@ -55,6 +58,13 @@ class HealthConfig(BaseModel):
         DEFAULT_RESIDENT_ID_SYSTEMS,
         description="Patient.identifier systems holding the resident ID number.",
     )
+    gender_codes: dict[str, Literal["male", "female", "other", "unknown"]] = Field(
+        default_factory=dict,
+        description="A source's own Patient.gender codes mapped to FHIR's, as JSON, e.g. "
+        '`{"男": "male", "女": "female", "未知": "unknown"}`. Empty: such Patients are '
+        "quarantined (`fhir.gender_code`). Each mapped Patient records "
+        "`facts.patient.gender_issue`.",
+    )
     resources: tuple[str, ...] = Field(
         ("Patient", "Encounter", "Observation"),
         description="Resource types to sync (streams patients, encounters, observations).",
@@ -69,6 +79,25 @@ class HealthConfig(BaseModel):
             if text.startswith("["):
                 return json.loads(text)
             return tuple(v.strip() for v in text.split(",") if v.strip())
+        return value
+
+    @field_validator("gender_codes", mode="before")
+    @classmethod
+    def _json_object(cls, value: object) -> object:
+        """From the environment the mapping arrives as JSON text."""
+        if isinstance(value, str):
+            return json.loads(value) if value.strip() else {}
+        return value
+
+    @field_validator("gender_codes")
+    @classmethod
+    def _local_codes_only(cls, value: dict[str, str]) -> dict[str, str]:
+        # Remapping a FHIR code (male → female) would silently corrupt valid data.
+        clash = sorted(set(value) & GENDER_CODES)
+        if clash:
+            raise ValueError(f"FHIR codes cannot be remapped: {clash}")
+        if any(not key or key != key.strip() for key in value):
+            raise ValueError("local gender codes must be non-empty, without outer spaces")
         return value
 
     @field_validator("base_url")

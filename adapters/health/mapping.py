@@ -6,7 +6,13 @@ it accepts and refuses what R4 does — an R5-shaped ``Encounter.class`` list is
 resource that fails is quarantined with the failing element paths and error kinds, never
 the values.
 
-A Patient becomes a canonical person (its resident-ID identifier → ``resident_id``). An
+A Patient becomes a canonical person (its resident-ID identifier → ``resident_id``). Its
+``gender`` must be a FHIR administrative-gender code (``male``, ``female``, ``other``,
+``unknown``): R4B only checks a code's syntax, so ``男`` validates, but a department system
+that sends its own codes is quarantined with a reason that says how to proceed — fix the
+source, or map its codes explicitly (``HealthConfig.gender_codes``), in which case each mapped
+Patient records ``facts.patient.gender_issue = "local_code"``. A guessed mapping of an unknown
+value to "unknown" would lose the value silently; a declared one is an operator's decision. An
 Encounter or Observation is not a person: its canonical form has every person key empty
 and carries what happened in ``facts`` — an inpatient admission or discharge with its
 dates, a measurement outside its reference range — with ``facts.subject`` naming the
@@ -27,12 +33,14 @@ from pydantic import ValidationError
 
 from adapters.canonical import person_fields
 from adapters.contract import RecordRejected
+from adapters.health.config import GENDER_CODES
 
-__all__ = ["map_encounter", "map_observation", "map_patient", "validate"]
+__all__ = ["GENDER_CODES", "map_encounter", "map_observation", "map_patient", "validate"]
 
 _MODELS: dict[str, Any] = {"Patient": Patient, "Encounter": Encounter, "Observation": Observation}
 _CST = timezone(timedelta(hours=8))
 _NNCHN = ("http://terminology.hl7.org/CodeSystem/v2-0203", "NNCHN")
+
 _ABNORMAL = {"H": "high", "HH": "high", "HU": "high", "L": "low", "LL": "low", "LU": "low"}
 _ABNORMAL_OTHER = frozenset({"A", "AA", "POS", "DET"})
 #: LOINC codes the workflow has rules for, by plain name.
@@ -162,7 +170,28 @@ def _subject(resource: Mapping[str, Any]) -> dict[str, Any] | None:
     return {"source": "health", "stream": "patients", "source_key": key}
 
 
-def map_patient(resource: Mapping[str, Any], systems: Collection[str]) -> dict[str, Any]:
+def _gender(value: Any, local_codes: Mapping[str, str]) -> tuple[str | None, str | None]:
+    """The FHIR code and, when a configured local code was mapped, the issue to record."""
+    if value is None or value in GENDER_CODES:
+        return value, None
+    if isinstance(value, str) and value in local_codes:
+        return local_codes[value], "local_code"
+    # The value itself is not named: the reason is stored and shown, the raw record keeps it.
+    raise RecordRejected(
+        "fhir.gender_code",
+        "Patient.gender is not a FHIR R4 administrative-gender code (male, female, other, "
+        "unknown); a source sending its own codes (such as 男/女 or GB/T 2261.1 1/2) must "
+        "fix them, or have them declared in GRIDHUB_HEALTH__GENDER_CODES",
+    )
+
+
+def map_patient(
+    resource: Mapping[str, Any],
+    systems: Collection[str],
+    gender_codes: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Canonical person fields; ``gender_codes`` maps a source's own gender codes to FHIR's."""
+    gender, gender_issue = _gender(resource.get("gender"), gender_codes or {})
     deceased = resource.get("deceasedBoolean") is True or bool(resource.get("deceasedDateTime"))
     mrn = next(
         (
@@ -176,7 +205,7 @@ def map_patient(resource: Mapping[str, Any], systems: Collection[str]) -> dict[s
         name=_name(_list(resource.get("name"))),
         id_number=_resident_id(_list(resource.get("identifier")), systems),
         birth_date=resource.get("birthDate"),
-        gender=resource.get("gender"),
+        gender=gender,
         phone=_phone(_list(resource.get("telecom"))),
         address=_address(_list(resource.get("address"))),
         tags=("deceased",) if deceased else (),
@@ -186,6 +215,7 @@ def map_patient(resource: Mapping[str, Any], systems: Collection[str]) -> dict[s
                 "mrn": mrn,
                 "active": resource.get("active"),
                 "deceased_on": _local_date(resource.get("deceasedDateTime")),
+                **({"gender_issue": gender_issue} if gender_issue else {}),
             }
         },
     )

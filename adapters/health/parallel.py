@@ -36,43 +36,58 @@ log = logging.getLogger(__name__)
 #: that record again inline, so the engine sees the real exception.
 Result = tuple[Any, ...]
 
-_CANONICAL: dict[str, Callable[[Mapping[str, Any], Sequence[str]], dict[str, Any]]] = {
+Codes = Mapping[str, str]
+"""A source's own gender codes → FHIR administrative-gender (``HealthConfig.gender_codes``)."""
+
+_CANONICAL: dict[str, Callable[[Mapping[str, Any], Sequence[str], Codes], dict[str, Any]]] = {
     "Patient": map_patient,
-    "Encounter": lambda r, _s: map_encounter(r),
-    "Observation": lambda r, _s: map_observation(r),
+    "Encounter": lambda r, _s, _c: map_encounter(r),
+    "Observation": lambda r, _s, _c: map_observation(r),
 }
+_NO_CODES: Codes = {}
 
 
 def canonical_of(
-    resource: Mapping[str, Any], resource_type: str, systems: Sequence[str]
+    resource: Mapping[str, Any],
+    resource_type: str,
+    systems: Sequence[str],
+    gender_codes: Codes = _NO_CODES,
 ) -> dict[str, Any]:
     """The canonical fields of a resource already validated."""
-    return _CANONICAL[resource_type](resource, systems)
+    return _CANONICAL[resource_type](resource, systems, gender_codes)
 
 
-def map_resource(resource: Any, resource_type: str, systems: Sequence[str]) -> dict[str, Any]:
+def map_resource(
+    resource: Any, resource_type: str, systems: Sequence[str], gender_codes: Codes = _NO_CODES
+) -> dict[str, Any]:
     """Validate one search entry and return its canonical fields, or ``RecordRejected``."""
     if not isinstance(resource, Mapping):
         raise RecordRejected("fhir.empty_entry", "a Bundle entry carries no resource")
     validate(resource, resource_type)
-    return canonical_of(resource, resource_type, systems)
+    return canonical_of(resource, resource_type, systems, gender_codes)
 
 
-def _validate_only(resource: Any, resource_type: str, systems: Sequence[str]) -> None:
+def _validate_only(
+    resource: Any, resource_type: str, systems: Sequence[str], gender_codes: Codes
+) -> None:
     if not isinstance(resource, Mapping):
         raise RecordRejected("fhir.empty_entry", "a Bundle entry carries no resource")
     validate(resource, resource_type)
 
 
 def map_page(
-    resource_type: str, systems: Sequence[str], resources: Sequence[Any], validate_only: bool
+    resource_type: str,
+    systems: Sequence[str],
+    resources: Sequence[Any],
+    validate_only: bool,
+    gender_codes: Codes = _NO_CODES,
 ) -> list[Result]:
     """Handle one page (in a worker); never raises for a single bad resource."""
     handle = _validate_only if validate_only else map_resource
     out: list[Result] = []
     for resource in resources:
         try:
-            canonical = handle(resource, resource_type, systems)
+            canonical = handle(resource, resource_type, systems, gender_codes)
         except RecordRejected as r:
             out.append(("rejected", r.reason_code, r.reason))
         except Exception:
@@ -105,7 +120,11 @@ class PageMapper:
         self._broken = workers < 1 or "fork" not in multiprocessing.get_all_start_methods()
 
     def submit(
-        self, resource_type: str, systems: Sequence[str], resources: Sequence[Any]
+        self,
+        resource_type: str,
+        systems: Sequence[str],
+        resources: Sequence[Any],
+        gender_codes: Codes = _NO_CODES,
     ) -> Future[list[Result]] | None:
         # A small page (an incremental sync of a few changes) is not worth a process.
         if self._broken or len(resources) < self.min_page:
@@ -119,7 +138,12 @@ class PageMapper:
                     initargs=(os.getpid(),),
                 )
             future = self._pool.submit(
-                map_page, resource_type, list(systems), list(resources), self.validate_only
+                map_page,
+                resource_type,
+                list(systems),
+                list(resources),
+                self.validate_only,
+                dict(gender_codes),
             )
         except (BrokenProcessPool, OSError, RuntimeError) as exc:
             self._give_up(exc)

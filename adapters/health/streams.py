@@ -74,12 +74,13 @@ class FhirStream(Stream):
         since = _instant(start.get("last_updated"))
         snapshot: str | None = None
         ahead: deque[tuple[Page, Future[list[Result]] | None]] = deque()
-        systems = self.config.resident_id_systems
+        systems, codes = self.config.resident_id_systems, self.config.gender_codes
         for page in self.client.search(self.resource_type, self._since(since)):
             self.pages += 1
             if page.number == 1:
                 snapshot = page.snapshot if _instant(page.snapshot) else None
-            ahead.append((page, self.mapper.submit(self.resource_type, systems, page.resources)))
+            future = self.mapper.submit(self.resource_type, systems, page.resources, codes)
+            ahead.append((page, future))
             # Hand a page over once the next one is in the worker (or at once, inline).
             while ahead and (len(ahead) > 1 or ahead[0][1] is None):
                 yield from self._items(*ahead.popleft(), start)
@@ -119,12 +120,12 @@ class FhirStream(Stream):
         pre, self._premapped = self._premapped, None
         if pre is not None and pre[0] is item and pre[1][0] == "rejected":
             raise RecordRejected(pre[1][1], pre[1][2], source_key=item.source_key)
-        systems = self.config.resident_id_systems
+        systems, codes = self.config.resident_id_systems, self.config.gender_codes
         if pre is not None and pre[0] is item and pre[1][0] == "ok":
             assert isinstance(raw, Mapping)  # the worker refused anything else
-            canonical = pre[1][1] or canonical_of(raw, self.resource_type, systems)
+            canonical = pre[1][1] or canonical_of(raw, self.resource_type, systems, codes)
         else:  # inline: no worker, or the worker raised (raise the real error here)
-            canonical = map_resource(raw, self.resource_type, systems)
+            canonical = map_resource(raw, self.resource_type, systems, codes)
         assert isinstance(raw, Mapping)  # map_resource refused anything else
         key = item.source_key or f"{self.resource_type}/{raw['id']}"
         return Mapped(source_key=key, payload=raw, canonical=canonical)

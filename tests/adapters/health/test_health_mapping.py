@@ -152,3 +152,112 @@ def test_stream_map_quarantines_an_entry_without_resource() -> None:
         assert mapped.source_key == "Patient/PT6"
     finally:
         adapter.close()
+
+
+# -- Patient.gender: FHIR's code set, or a source's own codes declared by the operator -------
+
+NO_ID = {**FIELDS, "id_number": None}  # the ID number would give the gender itself
+LOCAL = {"男": "male", "女": "female", "未知": "unknown"}
+
+
+@pytest.mark.parametrize(
+    ("gender", "expected"),
+    [
+        pytest.param("male", "M", id="male"),
+        pytest.param("female", "F", id="female"),
+        pytest.param("other", "U", id="other"),
+        pytest.param("unknown", "U", id="unknown"),
+        pytest.param(None, "U", id="absent"),
+    ],
+)
+def test_fhir_gender_codes_map_without_an_issue(gender: str | None, expected: str) -> None:
+    res = patient("PT7", {**NO_ID, "gender": gender}, stamp=STAMP)
+    validate(res, "Patient")
+    c = map_patient(res, SYSTEMS)
+    assert c["gender"] == expected
+    assert "gender_issue" not in c["facts"]["patient"]
+
+
+@pytest.mark.parametrize(
+    "gender",
+    [
+        pytest.param("男", id="chinese"),
+        pytest.param("女性", id="chinese-long"),
+        pytest.param("Male", id="wrong-case"),
+        pytest.param("1", id="gb-t-2261-code"),
+        pytest.param("M", id="hl7-v2-code"),
+    ],
+)
+def test_other_gender_values_are_refused_with_a_clear_reason(gender: str) -> None:
+    res = patient("PT8", {**FIELDS, "gender": gender}, stamp=STAMP)
+    validate(res, "Patient")  # R4B checks the code's syntax only: this passes
+    with pytest.raises(RecordRejected) as caught:
+        map_patient(res, SYSTEMS)
+    assert caught.value.reason_code == "fhir.gender_code"
+    reason = caught.value.reason
+    assert "male, female, other, unknown" in reason
+    assert "GRIDHUB_HEALTH__GENDER_CODES" in reason
+    with pytest.raises(RecordRejected) as other:
+        map_patient({**res, "gender": "X"}, SYSTEMS)
+    assert other.value.reason == reason  # the value itself is never in the reason
+    assert "欧阳" not in reason
+    with pytest.raises(RecordRejected):  # a declared map of other codes does not cover it
+        map_patient(res, SYSTEMS, {"未说明": "unknown"})
+
+
+@pytest.mark.parametrize(
+    ("gender", "expected"),
+    [pytest.param("男", "M", id="男"), pytest.param("女", "F", id="女"), pytest.param("未知", "U")],
+)
+def test_declared_local_codes_map_and_record_the_issue(gender: str, expected: str) -> None:
+    res = patient("PT9", {**NO_ID, "gender": gender}, stamp=STAMP)
+    c = map_patient(res, SYSTEMS, LOCAL)
+    assert c["gender"] == expected
+    assert c["facts"]["patient"]["gender_issue"] == "local_code"
+    assert (
+        map_patient(patient("PT9", NO_ID, stamp=STAMP), SYSTEMS, LOCAL)["facts"]["patient"].get(
+            "gender_issue"
+        )
+        is None
+    )  # a FHIR code is not an issue, map or no map
+
+
+def test_gender_codes_from_the_environment_and_what_is_refused() -> None:
+    assert HealthConfig.model_validate({"gender_codes": '{"男": "male"}'}).gender_codes == {
+        "男": "male"
+    }
+    assert HealthConfig.model_validate({"gender_codes": ""}).gender_codes == {}
+    for bad in ({"male": "female"}, {"男": "男性"}, {" 男": "male"}, {"": "male"}):
+        with pytest.raises(ValueError, match="gender_codes"):
+            HealthConfig.model_validate({"gender_codes": bad})
+
+
+@pytest.mark.parametrize("validate_only", [True, False], ids=["validating", "mapping"])
+def test_the_page_workers_apply_the_same_gender_rule(validate_only: bool) -> None:
+    from adapters.health.parallel import map_page
+
+    page = [patient("PT10", {**NO_ID, "gender": "男"}, stamp=STAMP)]
+    (strict,) = map_page("Patient", SYSTEMS, page, validate_only)
+    (declared,) = map_page("Patient", SYSTEMS, page, validate_only, LOCAL)
+    if validate_only:  # the worker only validates; the stream maps (and refuses) inline
+        assert strict == declared == ("ok", None)
+    else:
+        assert strict[:2] == ("rejected", "fhir.gender_code")
+        assert declared[0] == "ok"
+        assert declared[1]["gender"] == "M"
+
+
+def test_the_stream_uses_the_configured_gender_codes() -> None:
+    item = Extracted(raw=patient("PT11", {**NO_ID, "gender": "女"}, stamp=STAMP), cursor={})
+    strict = create_adapter(HealthConfig())
+    declared = create_adapter(HealthConfig(gender_codes=LOCAL))
+    try:
+        with pytest.raises(RecordRejected) as caught:
+            strict.stream("patients").map(item)
+        assert caught.value.reason_code == "fhir.gender_code"
+        mapped = declared.stream("patients").map(item)
+        assert mapped.canonical["gender"] == "F"
+        assert mapped.payload["gender"] == "女"  # the record as received is kept
+    finally:
+        strict.close()
+        declared.close()

@@ -38,7 +38,7 @@ def test_a_sync_stores_every_valid_resource_once(
         assert report.error is None
     with sessions() as s:
         rows = s.scalars(select(Quarantine).order_by(Quarantine.source_key)).all()
-        assert sorted(q.source_key for q in rows) == sorted(fhir.truth()["invalid"])
+        assert sorted(str(q.source_key) for q in rows) == sorted(fhir.truth()["invalid"])
         assert {q.reason_code for q in rows} == {"fhir.invalid"}
         logged = sum(e.record_count for e in s.scalars(select(ExchangeLogEntry)))
     assert logged == sum(r.received for r in reports)
@@ -230,3 +230,37 @@ def test_workers_store_exactly_what_inline_mapping_does(
 
     assert contents(sessions) == contents(inline)
     inline_engine.dispose()
+
+
+def test_a_chinese_gender_is_quarantined_whole_then_stored_once_declared(
+    fhir: HealthSimulator, sessions: sessionmaker[Session]
+) -> None:
+    import json
+
+    from canonical_model import QuarantineStatus
+    from simulators.health.resources import patient
+
+    fields: dict[str, str | None] = {"name": "王芳", "gender": "女", "birth_date": "1950-02-03"}
+    fhir.put(patient("PT-ZH", fields, stamp="2026-03-01T08:00:00+08:00"))
+    first = sync(fhir, "patients", sessions)
+    assert first.quarantined == 2  # the simulator's invalid Patient, and this one
+    with sessions() as s:
+        q = s.scalars(select(Quarantine).where(Quarantine.source_key == "Patient/PT-ZH")).one()
+        assert q.reason_code == "fhir.gender_code"
+        assert "王芳" not in q.reason
+        assert json.loads(q.raw)["gender"] == "女"  # nothing lost: the resource as received
+    assert stored(sessions, "patients") == served(fhir, "Patient") - 2
+
+    # The operator declares the department's codes; the source sends the record again.
+    fhir.put(patient("PT-ZH", fields, stamp="2026-03-02T08:00:00+08:00"))
+    again = sync(fhir, "patients", sessions, gender_codes={"男": "male", "女": "female"})
+    assert (again.inserted, again.quarantined) == (1, 0)
+    with sessions() as s:
+        record = s.scalars(
+            select(SourceRecord).where(SourceRecord.source_key == "Patient/PT-ZH")
+        ).one()
+        assert record.canonical["gender"] == "F"
+        assert record.canonical["facts"]["patient"]["gender_issue"] == "local_code"
+        assert s.scalars(
+            select(Quarantine.status).where(Quarantine.source_key == "Patient/PT-ZH")
+        ).all() == [QuarantineStatus.RELEASED]
