@@ -12,14 +12,14 @@ retired public keys for ``grace`` (at least the longest token lifetime), so toke
 before a rotation stay valid until they expire; after that the key is forgotten and pruned.
 Several processes (API workers, the CLI) may share a ring: mutations take an ``flock`` and the
 manifest is replaced atomically, and readers notice a rotation by the manifest's inode.
+The files themselves (manifest format, PEM writing and checked reading) are
+:mod:`identity.key_files`; this module is the lifecycle.
 """
 
 from __future__ import annotations
 
 import fcntl
-import json
 import os
-import re
 import secrets
 import threading
 from collections.abc import Callable, Iterator
@@ -27,27 +27,24 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-
-from identity.errors import KeyRingError
-from identity.jwk import (
-    Algorithm,
-    PrivateKey,
-    PublicKey,
-    algorithm_for,
-    kid_for,
-    parse_algorithm,
-    public_jwk,
+from identity.jwk import Algorithm, PrivateKey, PublicKey, parse_algorithm, public_jwk
+from identity.key_files import (
+    MANIFEST,
+    RSA_BITS,
+    KeyInfo,
+    Manifest,
+    generate_private,
+    key_path,
+    read_private,
+    read_public,
+    write_key_pair,
+    write_new,
 )
 
 DEFAULT_GRACE = timedelta(days=30)
 """Must stay >= ``identity.tokens.MAX_TTL``, or a rotation would cut live tokens short."""
-RSA_BITS = 3072
-_KID = re.compile(r"[A-Za-z0-9_-]{16,128}")
-_MANIFEST = "ring.json"
 
 
 def _utcnow() -> datetime:
@@ -74,85 +71,6 @@ class KeySource(Protocol):
     def resolve(self, kid: str) -> VerificationKey | None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class KeyInfo:
-    kid: str
-    alg: Algorithm
-    created_at: datetime
-    retired_at: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class _Manifest:
-    active: str
-    keys: tuple[KeyInfo, ...]
-
-    def get(self, kid: str) -> KeyInfo | None:
-        return next((k for k in self.keys if k.kid == kid), None)
-
-    def to_json(self) -> str:
-        return json.dumps(
-            {
-                "version": 1,
-                "active": self.active,
-                "keys": [
-                    {
-                        "kid": k.kid,
-                        "alg": k.alg,
-                        "created_at": k.created_at.isoformat(),
-                        "retired_at": k.retired_at.isoformat() if k.retired_at else None,
-                    }
-                    for k in self.keys
-                ],
-            },
-            indent=2,
-        )
-
-    @classmethod
-    def from_json(cls, text: str) -> _Manifest:
-        try:
-            raw: Any = json.loads(text)
-            keys = tuple(
-                KeyInfo(
-                    kid=_checked_kid(k["kid"]),
-                    alg=parse_algorithm(k["alg"]),
-                    created_at=datetime.fromisoformat(k["created_at"]),
-                    retired_at=datetime.fromisoformat(k["retired_at"]) if k["retired_at"] else None,
-                )
-                for k in raw["keys"]
-            )
-            manifest = cls(active=raw["active"], keys=keys)
-        except (KeyError, TypeError, ValueError):
-            raise KeyRingError("key ring manifest is corrupt") from None
-        if manifest.get(manifest.active) is None:
-            raise KeyRingError("key ring manifest names no active key")
-        return manifest
-
-
-def _checked_kid(value: object) -> str:
-    # kids become file names: refuse anything that could step outside the ring directory.
-    if not isinstance(value, str) or _KID.fullmatch(value) is None:
-        raise ValueError("bad kid")
-    return value
-
-
-def _write_new(path: Path, data: bytes, mode: int) -> None:
-    """Create ``path`` with ``mode`` from the first byte on; never widen or chmod afterwards."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-def _generate_private(alg: Algorithm) -> PrivateKey:
-    if alg == "ES256":
-        return ec.generate_private_key(ec.SECP256R1())
-    if alg == "EdDSA":
-        return ed25519.Ed25519PrivateKey.generate()
-    return rsa.generate_private_key(public_exponent=65537, key_size=RSA_BITS)
-
-
 class KeyRing:
     """A directory of signing keys; see the module docstring for the layout and lifecycle."""
 
@@ -175,7 +93,7 @@ class KeyRing:
         self._grace = grace
         self._clock = clock
         self._lock = threading.RLock()
-        self._manifest: _Manifest | None = None
+        self._manifest: Manifest | None = None
         self._stamp: tuple[int, int] | None = None
         self._public: dict[str, PublicKey] = {}
         self._signing: SigningKey | None = None
@@ -246,13 +164,13 @@ class KeyRing:
             manifest = self._read()
             new = self._generate(alg)
             if manifest is None:
-                self._write_manifest(_Manifest(active=new.kid, keys=(new,)))
+                self._write_manifest(Manifest(active=new.kid, keys=(new,)))
                 return new
             now = self._clock()
             keys = tuple(
                 replace(k, retired_at=now) if k.kid == manifest.active else k for k in manifest.keys
             )
-            self._write_manifest(_Manifest(active=new.kid, keys=(*keys, new)))
+            self._write_manifest(Manifest(active=new.kid, keys=(*keys, new)))
             self._prune_locked()
             return new
 
@@ -267,7 +185,7 @@ class KeyRing:
         return info.retired_at is None or self._clock() < info.retired_at + self._grace
 
     def _path(self, kid: str, part: str) -> Path:
-        return self._dir / f"{_checked_kid(kid)}.{part}.pem"
+        return key_path(self._dir, kid, part)
 
     @contextmanager
     def _file_lock(self) -> Iterator[None]:
@@ -279,9 +197,9 @@ class KeyRing:
         finally:
             os.close(fd)  # closing releases the flock
 
-    def _read(self) -> _Manifest | None:
+    def _read(self) -> Manifest | None:
         """The manifest, re-read only when another writer has replaced the file."""
-        path = self._dir / _MANIFEST
+        path = self._dir / MANIFEST
         try:
             st = path.stat()
         except FileNotFoundError:
@@ -289,11 +207,11 @@ class KeyRing:
             return None
         stamp = (st.st_ino, st.st_mtime_ns)
         if self._manifest is None or stamp != self._stamp:
-            self._manifest = _Manifest.from_json(path.read_text(encoding="utf-8"))
+            self._manifest = Manifest.from_json(path.read_text(encoding="utf-8"))
             self._stamp = stamp
         return self._manifest
 
-    def _current(self) -> _Manifest:
+    def _current(self) -> Manifest:
         """The manifest, generating the first key on first use."""
         with self._lock:
             manifest = self._read()
@@ -303,34 +221,19 @@ class KeyRing:
                 manifest = self._read()  # another process may have won the race
                 if manifest is None:
                     first = self._generate(self._algorithm)
-                    manifest = _Manifest(active=first.kid, keys=(first,))
+                    manifest = Manifest(active=first.kid, keys=(first,))
                     self._write_manifest(manifest)
             return manifest
 
-    def _write_manifest(self, manifest: _Manifest) -> None:
-        tmp = self._dir / f".{_MANIFEST}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-        _write_new(tmp, manifest.to_json().encode("utf-8"), 0o644)
-        os.replace(tmp, self._dir / _MANIFEST)
+    def _write_manifest(self, manifest: Manifest) -> None:
+        tmp = self._dir / f".{MANIFEST}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+        write_new(tmp, manifest.to_json().encode("utf-8"), 0o644)
+        os.replace(tmp, self._dir / MANIFEST)
         self._manifest, self._stamp = None, None
         self._read()
 
     def _generate(self, alg: Algorithm) -> KeyInfo:
-        private = _generate_private(alg)
-        public = private.public_key()
-        kid = kid_for(public)
-        encryption: serialization.KeySerializationEncryption = (
-            serialization.BestAvailableEncryption(self._passphrase)
-            if self._passphrase
-            else serialization.NoEncryption()
-        )
-        private_pem = private.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
-        )
-        public_pem = public.public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-        _write_new(self._path(kid, "key"), private_pem, 0o600)
-        _write_new(self._path(kid, "pub"), public_pem, 0o644)
+        kid, _, _ = write_key_pair(self._dir, generate_private(alg), self._passphrase)
         return KeyInfo(kid=kid, alg=alg, created_at=self._clock())
 
     def _prune_locked(self) -> tuple[str, ...]:
@@ -343,7 +246,7 @@ class KeyRing:
                 self._path(info.kid, "key").unlink(missing_ok=True)
         if gone:
             kept = tuple(k for k in manifest.keys if k.kid not in gone)
-            self._write_manifest(_Manifest(active=manifest.active, keys=kept))
+            self._write_manifest(Manifest(active=manifest.active, keys=kept))
             for kid in gone:
                 self._path(kid, "pub").unlink(missing_ok=True)
                 self._public.pop(kid, None)
@@ -353,55 +256,17 @@ class KeyRing:
         cached = self._public.get(info.kid)
         if cached is not None:
             return cached
-        try:
-            loaded = serialization.load_pem_public_key(self._path(info.kid, "pub").read_bytes())
-        except FileNotFoundError:
-            raise KeyRingError("a public key file of the ring is missing") from None
-        except ValueError:
-            raise KeyRingError("a public key file of the ring is corrupt") from None
-        if not isinstance(
-            loaded, ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | rsa.RSAPublicKey
-        ):
-            raise KeyRingError("a public key file of the ring has an unsupported type")
-        self._check_identity(loaded, info)
+        loaded = read_public(self._dir, info)
         self._public[info.kid] = loaded
         return loaded
 
     def _load_private(self, info: KeyInfo) -> PrivateKey:
-        try:
-            data = self._path(info.kid, "key").read_bytes()
-        except FileNotFoundError:
-            raise KeyRingError("the active private key file is missing") from None
-        try:
-            loaded = serialization.load_pem_private_key(data, password=self._passphrase)
-        except TypeError:
-            # cryptography's TypeError here means encrypted-without / plain-with passphrase.
-            raise KeyRingError(
-                "the private key's encryption does not match the configured passphrase "
-                "(a key written before a passphrase was set is replaced by rotating)"
-            ) from None
-        except ValueError:
-            raise KeyRingError("the private key could not be decrypted or parsed") from None
-        if not isinstance(
-            loaded, ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | rsa.RSAPrivateKey
-        ):
-            raise KeyRingError("the private key has an unsupported type")
-        self._check_identity(loaded.public_key(), info)
-        return loaded
-
-    @staticmethod
-    def _check_identity(public: PublicKey, info: KeyInfo) -> None:
-        # A swapped or edited key file must not silently sign or verify under another kid.
-        try:
-            ok = kid_for(public) == info.kid and algorithm_for(public) == info.alg
-        except ValueError:
-            ok = False
-        if not ok:
-            raise KeyRingError("a key file does not match its kid")
+        return read_private(self._dir, info, self._passphrase)
 
 
 __all__ = [
     "DEFAULT_GRACE",
+    "RSA_BITS",
     "KeyInfo",
     "KeyRing",
     "KeySource",
