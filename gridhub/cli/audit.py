@@ -1,4 +1,6 @@
-"""``gridhub audit``: verify, export, checkpoint and archive the exchange log; auditor queries.
+"""``gridhub audit``: verify, export, checkpoint and archive the exchange log; auditor queries;
+rotate the checkpoint key. Verify, checkpoint and rotation are ``gridhub.jobs.audit``'s jobs,
+which the nightly ``audit_maintenance`` DAG runs too.
 
 The checkpoint key is the embedded default, ``GRIDHUB_VAR_DIR/audit-keys`` (created on first
 use, private key 0600, encrypted with ``GRIDHUB_KEY_PASSPHRASE``); archives go to
@@ -22,12 +24,9 @@ if TYPE_CHECKING:
     from audit.verify import Report
 
 app = typer.Typer(
-    help="The exchange log: verify, export, checkpoint, archive; who accessed what.",
+    help="The exchange log: verify, export, checkpoint, archive, rotate keys; who accessed what.",
     no_args_is_help=True,
 )
-
-KEY_SUBDIR = "audit-keys"
-ARCHIVE_SUBDIR = "audit-archive"
 
 UrlOption = Annotated[
     str | None, typer.Option("--url", help="Database URL (default: GRIDHUB_DATABASE_URL).")
@@ -46,37 +45,31 @@ ArchivesOption = Annotated[
 ]
 
 
-def _var_dir() -> Path:
-    from gridhub.settings import get_settings
+def _archives(option: Path | None) -> Path:
+    from gridhub.jobs.audit import archive_dir
 
-    return get_settings().var_dir
+    return option or archive_dir()
 
 
 def _signer() -> FileSigner:
-    from audit.signing import FileSigner
-    from gridhub.settings import get_settings
+    from gridhub.jobs.audit import KeyUnavailable, open_signer
 
-    passphrase = get_settings().key_passphrase.get_secret_value() or None
     try:
-        return FileSigner.open(_var_dir() / KEY_SUBDIR, passphrase)
-    except (ValueError, TypeError, OSError) as exc:  # wrong passphrase, unreadable file
-        typer.echo(
-            f"cannot load the audit signing key ({type(exc).__name__}); "
-            "check GRIDHUB_KEY_PASSPHRASE and the key folder's permissions",
-            err=True,
-        )
+        return open_signer()
+    except KeyUnavailable as exc:
+        typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
 
 
 def _keys(jwks_file: Path | None) -> tuple[KeySet, dict[str, Any]]:
     """Trusted public keys: a JWKS file, else the hub's key folder (read only, no passphrase)."""
-    from audit.signing import KeySet, SigningKeyError, read_jwks
+    from audit.signing import KeySet, SigningKeyError
+    from gridhub.jobs.audit import hub_keys
 
-    if jwks_file is not None:
-        document = json.loads(jwks_file.read_text(encoding="utf-8"))
-    else:
-        document = read_jwks(_var_dir() / KEY_SUBDIR)
     try:
+        if jwks_file is None:
+            return hub_keys()
+        document = json.loads(jwks_file.read_text(encoding="utf-8"))
         return KeySet.from_jwks(document), document
     except SigningKeyError as exc:
         typer.echo(f"unusable JWKS: {exc}", err=True)
@@ -134,10 +127,8 @@ def verify(
     as_json: JsonOption = False,
 ) -> None:
     """Check the hash chain and every checkpoint signature; exit 1 naming the first bad seq."""
-    from audit.archive import list_archives, verify_all
     from audit.offline import verify_file
-    from audit.verify import verify_store
-    from gridhub.wiring import sessions
+    from gridhub.jobs.audit import verify_report
 
     if file is not None:
         keys: KeySet | None = None
@@ -152,19 +143,9 @@ def verify(
         result = verify_file(file, keys, require_signed=not allow_unsigned_tail)
         _print_report(result.report, as_json, {"keys_from_file": result.keys_from_file})
         return
-    keyset = _keys(jwks)[0]
-    folder = archives or _var_dir() / ARCHIVE_SUBDIR
-    with sessions(url)() as session, session.begin():
-        if list_archives(folder):
-            report = verify_all(session, keyset, folder)
-        else:
-            report = verify_store(session, keyset)
-            if report.ok and (report.first_seq or 1) > 1:
-                typer.echo(
-                    f"note: entries before seq {report.first_seq} are not in this database; "
-                    "point --archives at their archive folder to verify them too",
-                    err=True,
-                )
+    report, note = verify_report(url, _keys(jwks)[0], archives)
+    if note is not None:
+        typer.echo(f"note: {note}", err=True)
     _print_report(report, as_json)
 
 
@@ -214,25 +195,20 @@ def checkpoint(
     url: UrlOption = None,
 ) -> None:
     """Sign the current head of the log (after re-verifying it since the last checkpoint)."""
-    from audit.checkpoint import ChainBroken, checkpoint_if_due
-    from audit.checkpoint import checkpoint as do_checkpoint
-    from gridhub.wiring import sessions
+    from gridhub.jobs.audit import ChainBroken, KeyUnavailable, sign_checkpoint
 
-    signer = _signer()
     try:
-        with sessions(url)() as session, session.begin():
-            if every is None:
-                row = do_checkpoint(session, signer)
-            else:
-                row = checkpoint_if_due(session, signer, every=every)
-            done = None if row is None else (row.seq, row.kid)
+        done = sign_checkpoint(url, every)
+    except KeyUnavailable as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
     except ChainBroken as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from None
-    if done is None:
+    if not done["signed"]:
         typer.echo("nothing to sign")
     else:
-        typer.echo(f"checkpoint at seq {done[0]} signed with key {done[1]}")
+        typer.echo(f"checkpoint at seq {done['seq']} signed with key {done['kid']}")
 
 
 @app.command()
@@ -251,7 +227,7 @@ def archive(
     assert cutoff is not None
     signer = _signer()
     keys, document = _keys(None)
-    folder = directory or _var_dir() / ARCHIVE_SUBDIR
+    folder = _archives(directory)
     try:
         with sessions(url)() as session, session.begin():
             info = do_archive(
@@ -273,7 +249,7 @@ def _archive_dir(option: Path | None) -> Path | None:
     """The archive folder to search too, when it holds any archives."""
     from audit.archive import list_archives
 
-    folder = option or _var_dir() / ARCHIVE_SUBDIR
+    folder = _archives(option)
     return folder if list_archives(folder) else None
 
 
@@ -379,3 +355,50 @@ def jwks(
     else:
         out.write_text(document + "\n", encoding="utf-8")
         typer.echo(f"wrote {out}", err=True)
+
+
+@app.command("rotate-key")
+def rotate_key(
+    actor: Annotated[
+        str | None,
+        typer.Option("--actor", help="Who rotates, for the log (default: the OS user)."),
+    ] = None,
+    algorithm: Annotated[
+        str | None, typer.Option("--algorithm", help="EdDSA or ES256 (default: as before).")
+    ] = None,
+    url: UrlOption = None,
+) -> None:
+    """Make a new checkpoint key active and log it; old public keys stay published."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from gridhub.jobs.audit import (
+        KeyUnavailable,
+        RotationUnlogged,
+        os_user,
+        rotate_checkpoint_key,
+    )
+
+    try:
+        done = rotate_checkpoint_key(actor or os_user(), algorithm, url)
+    except KeyUnavailable as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except RotationUnlogged as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    except SQLAlchemyError as exc:  # before the key changed: nothing happened
+        typer.echo(
+            f"error: cannot write the exchange log ({type(exc).__name__}); the key was not rotated",
+            err=True,
+        )
+        raise typer.Exit(1) from None
+    typer.echo(f"active key: {done['new_kid']} ({done['algorithm']})")
+    typer.echo(f"retired keys still published: {done['published_keys'] - 1}")
+    typer.echo(
+        f"logged at exchange-log seq {done['seq']}; sign the head with the new key: "
+        "gridhub audit checkpoint",
+        err=True,
+    )
