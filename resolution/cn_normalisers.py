@@ -89,6 +89,41 @@ def honorific_surname(value: Any) -> str | None:
     return found.group(1) if found else None
 
 
+def _not_honorific(value: Any) -> str | None:
+    """The name unless it is a surname plus a title: 王女士 has no given name to compare."""
+    return None if _HONORIFIC.match(str(value)) else str(value)
+
+
+_TITLE_GENDER = {
+    "先生": "M",
+    "大爷": "M",
+    "爷爷": "M",
+    "女士": "F",
+    "小姐": "F",
+    "阿姨": "F",
+    "大妈": "F",
+    "奶奶": "F",
+}
+
+
+def _gender_or_title(value: Any) -> str | None:
+    """Gender, else the one a caller's title states (王女士 → F; 师傅 and 老师 say none).
+
+    Fed ``gender`` and ``name`` joined by a space: a recorded gender wins, and a hotline
+    record that only has 王女士 still rules out 王建军 at her flat.
+    """
+    text = str(value)
+    head, _, rest = text.partition(" ")
+    found = _gender(head)
+    if found is not None:
+        return found
+    name = _name(rest or head) if rest else _name(text)
+    if name is None:
+        return None
+    title = _HONORIFIC.match(name)
+    return _TITLE_GENDER.get(title.group(2)) if title else None
+
+
 def _honorific_surname_pinyin(value: Any) -> str | None:
     surname = honorific_surname(value)
     return _pinyin(surname) if surname else None
@@ -211,5 +246,7 @@ SIMPLE: dict[str, Step] = {
     "gender": _gender,
     "fold": _fold,
     "honorific_surname_pinyin": _honorific_surname_pinyin,
+    "not_honorific": _not_honorific,
+    "gender_or_title": _gender_or_title,
 }
 WITH_ARG: dict[str, Callable[[str], Step]] = {"parts": _parts}

@@ -106,6 +106,9 @@ def comparison_levels(
     out = np.full(n, len(comp.levels), dtype=np.int8)
     null_codes = table[comp.null_key].codes
     null = (null_codes[il] < 0) | (null_codes[ir] < 0)
+    if comp.when_either is not None:
+        either = table[comp.when_either].codes
+        null |= (either[il] < 0) & (either[ir] < 0)
     out[null] = NULL_LEVEL
     pending = ~null
     cache = _MetricCache(n, comp)
@@ -163,6 +166,10 @@ def levels_for_values(
     out = []
     for comp in profile.comparisons:
         if left.get(comp.null_key) is None or right.get(comp.null_key) is None:
+            out.append(NULL_LEVEL)
+            continue
+        when = comp.when_either
+        if when is not None and left.get(when) is None and right.get(when) is None:
             out.append(NULL_LEVEL)
             continue
         level = len(comp.levels)

@@ -190,9 +190,20 @@ def build_features(records: pd.DataFrame, profile: Profile) -> FeatureTable:
 def normalise_record(profile: Profile, record: Mapping[str, Any]) -> dict[str, str | None]:
     """One record's feature values, exactly as :func:`build_features` would derive them."""
     out: dict[str, str | None] = {}
+    # features sharing a column and a step prefix share its work, as in the batch: six
+    # address features parse the address once, not six times (placement latency)
+    done: dict[tuple[tuple[str, ...], tuple[str, ...]], Any] = {}
     for spec in profile.features:
-        parts = [str(record.get(c) or "").strip() for c in spec.sources]
-        text = " ".join(p for p in parts if p) or None
-        value = run_steps(text, [make_step(s) for s in spec.steps])
+        start, value = 0, None
+        for k in range(len(spec.steps), 0, -1):
+            if (spec.sources, spec.steps[:k]) in done:
+                start, value = k, done[(spec.sources, spec.steps[:k])]
+                break
+        if start == 0:
+            parts = [str(record.get(c) or "").strip() for c in spec.sources]
+            value = " ".join(p for p in parts if p) or None
+        for k in range(start, len(spec.steps)):
+            value = run_steps(value, [make_step(spec.steps[k])])
+            done[(spec.sources, spec.steps[: k + 1])] = value
         out[spec.name] = None if value is None else str(value)
     return out

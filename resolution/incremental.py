@@ -117,9 +117,7 @@ class MemoryBackend:
         self.model = resolution.model
         self.table = resolution.table
         self._compared = sorted(
-            {c.null_key for c in self.profile.comparisons}
-            | {lv.key for c in self.profile.comparisons for lv in c.levels}
-            | {lv.other for c in self.profile.comparisons for lv in c.levels if lv.other}
+            {k for c in self.profile.comparisons for k in c.keys}
             | set(self.profile.conflict_features)
         )
         self._index = [self._build(k) for k in range(len(self.profile.blocking))]
@@ -248,7 +246,9 @@ class PersonIndex:
         self._weights = [np.append(c.weights, 0.0).tolist() for c in self.model.comparisons]
         self._names = [c.name for c in self.profile.comparisons]
 
-    def _compiled(self, values: Values) -> list[tuple[str, list[Test], list[float], bool]]:
+    def _compiled(
+        self, values: Values
+    ) -> list[tuple[str, list[Test], list[float], bool, str | None]]:
         """Per comparison: the level tests with the newcomer's side bound in, and the weight
         of each level for this newcomer (term frequencies depend on its values only)."""
         out = []
@@ -262,7 +262,10 @@ class PersonIndex:
                     share = self.backend.term_share(key, value)
                     row[level] += float(np.log2(comp.tf_base(level) / share))
             tests = [_bind(lv, values) for lv in spec.levels]
-            out.append((spec.null_key, tests, row, values.get(spec.null_key) is None))
+            # ``when_either`` already met by the newcomer itself needs no look at the other side
+            when = spec.when_either
+            either = None if when is None or values.get(when) is not None else when
+            out.append((spec.null_key, tests, row, values.get(spec.null_key) is None, either))
         return out
 
     def score(self, values: Values, exclude: int | None = None) -> list[Candidate]:
@@ -277,9 +280,13 @@ class PersonIndex:
             right = cand.values
             levels = []
             weight = prior
-            for null_key, tests, row, left_null in compiled:
+            for null_key, tests, row, left_null, either in compiled:
                 level = NULL_LEVEL
-                if not left_null and right.get(null_key) is not None:
+                if (
+                    not left_null
+                    and right.get(null_key) is not None
+                    and (either is None or right.get(either) is not None)
+                ):
                     level = len(tests)
                     for index, test in enumerate(tests):
                         if test(right):

@@ -79,6 +79,17 @@ class ComparisonSpec:
     name: str
     null_key: str
     levels: tuple[LevelSpec, ...]
+    # The comparison speaks only when at least one side holds this feature (else null):
+    # a caller known as 王女士 says something about the surname, two full names do not
+    # need it said twice.
+    when_either: str | None = None
+
+    @property
+    def keys(self) -> set[str]:
+        """Every feature the comparison reads."""
+        out = {self.null_key, *(lv.key for lv in self.levels)}
+        out |= {lv.other for lv in self.levels if lv.other}
+        return out | ({self.when_either} if self.when_either else set())
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -273,7 +284,10 @@ def _comparison(spec: Any) -> ComparisonSpec:
             )
         )
     null_key = str(spec.get("null_key", spec.get("key", levels[0].key)))
-    return ComparisonSpec(str(spec["name"]), null_key, tuple(levels))
+    when = spec.get("when_either")
+    return ComparisonSpec(
+        str(spec["name"]), null_key, tuple(levels), None if when is None else str(when)
+    )
 
 
 def _rule(spec: Any) -> BlockingRule:
@@ -306,8 +320,7 @@ def _check(p: Profile) -> None:
     if len(set(names)) != len(names):
         raise ProfileError("duplicate comparison names")
     for comp in p.comparisons:
-        used = {comp.null_key} | {lv.key for lv in comp.levels}
-        used |= {lv.other for lv in comp.levels if lv.other}
+        used = comp.keys
         if used - feats:
             raise ProfileError(f"comparison {comp.name!r} uses unknown features {used - feats}")
         for lv in comp.levels:

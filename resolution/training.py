@@ -85,10 +85,10 @@ class Trainer:
         i, j = i[keep][:count], j[keep][:count]
         return np.minimum(i, j), np.maximum(i, j)
 
-    def _exact_share(self, key: str) -> float | None:
-        """Share of all considered pairs (with the key present) agreeing exactly on it."""
+    def _exact_share(self, key: str, null_key: str) -> float | None:
+        """Share of all considered pairs (with both keys present) agreeing exactly on it."""
         feat = self.table[key]
-        ok = self.eligible & (feat.codes >= 0)
+        ok = self.eligible & (feat.codes >= 0) & (self.table[null_key].codes >= 0)
         codes = feat.codes[ok]
         if self.link_type == "link_only" and len(self.table.source_names) > 1:
             src = self.table.source[ok]
@@ -119,8 +119,11 @@ class Trainer:
             share = counts / max(counts.sum(), 1.0)
             size = np.full(n_levels, max(float(counts.sum()), 1.0))
             first = comp.levels[0]
-            exact = self._exact_share(first.key) if first.kind == "exact" else None
-            if exact is not None and first.key == comp.null_key:
+            # counted, not sampled: for a rare agreement (an ID, a full name) the random
+            # sample holds too few to say, and a floor would inflate the weight
+            countable = first.kind == "exact" and comp.when_either is None
+            exact = self._exact_share(first.key, comp.null_key) if countable else None
+            if exact is not None:
                 rest = share[1:].sum()
                 share[1:] = share[1:] * (1 - exact) / rest if rest > 0 else 0.0
                 share[0] = exact
@@ -135,9 +138,7 @@ class Trainer:
         cols = {c for f in self.profile.features if f.name in features for c in f.sources}
         out = set()
         for k, comp in enumerate(self.profile.comparisons):
-            keys = {comp.null_key, *(lv.key for lv in comp.levels)}
-            keys |= {lv.other for lv in comp.levels if lv.other}
-            used = {c for f in self.profile.features if f.name in keys for c in f.sources}
+            used = {c for f in self.profile.features if f.name in comp.keys for c in f.sources}
             if used & cols:
                 out.add(k)
         return out
@@ -212,6 +213,10 @@ class Trainer:
                 levels, active, priors, u, 0.1, self.profile.em_max_iterations
             )
             for k in active:
+                if not (levels[:, k] != NULL_LEVEL).any():
+                    # every pair null (a caller's surname where no record is a caller):
+                    # the session saw nothing, its m is the start value echoed back
+                    continue
                 sums[k] += m[k]
                 masses[k] += mass[k]
                 seen[k] += 1

@@ -106,3 +106,79 @@ def test_the_person_index_scores_exactly_like_the_reference_comparisons() -> Non
             assert list(cand.levels) == levels_for_values(index.profile, values, other)
             checked += 1
     assert checked > 60
+
+
+def test_a_callers_title_gives_a_gender_and_hides_the_given_name() -> None:
+    gender, name_full = SIMPLE["gender_or_title"], SIMPLE["not_honorific"]
+    assert gender("王女士") == "F"
+    assert gender("欧阳先生") == "M"
+    assert gender("男 王女士") == "M"  # a recorded gender wins over the title
+    assert gender("王师傅") is None  # 师傅 says nothing about gender
+    assert gender("王建国") is None
+    assert name_full("王女士") is None
+    assert name_full("王建国") == "王建国"
+
+
+def test_the_caller_surname_speaks_only_when_a_side_is_a_caller() -> None:
+    """Two full names leave ``caller_surname`` null (``name`` already compared them); a
+    caller against anyone compares surnames, and the name comparison says nothing."""
+    import pandas as pd
+
+    from resolution import build_features, load_profile
+    from resolution.comparisons import NULL_LEVEL, comparison_matrix, levels_for_values
+    from resolution.features import normalise_record
+
+    profile = load_profile("cn_person")
+    rows = [
+        {"source": "hotline", "source_key": "1", "name": "王女士", "phone": "13800000001"},
+        {"source": "health", "source_key": "2", "name": "王芳", "gender": "女"},
+        {"source": "health", "source_key": "3", "name": "王建国", "gender": "男"},
+        {"source": "hotline", "source_key": "4", "name": "李先生"},
+        {"source": "hotline", "source_key": "5", "name": "王女士"},
+    ]
+    records = pd.DataFrame(rows)
+    table = build_features(records, profile)
+    il, ir = np.triu_indices(len(rows), 1)
+    matrix = comparison_matrix(table, profile, il.astype(np.int64), ir.astype(np.int64))
+    values = [normalise_record(profile, r) for r in rows]
+    for k, (a, b) in enumerate(zip(il.tolist(), ir.tolist(), strict=True)):
+        assert levels_for_values(profile, values[a], values[b]) == matrix[k].tolist()
+    names = [c.name for c in profile.comparisons]
+    caller, name, gender = (names.index(n) for n in ("caller_surname", "name", "gender"))
+    pairs = zip(il.tolist(), ir.tolist(), strict=True)
+    level = {(a, b): matrix[k] for k, (a, b) in enumerate(pairs)}
+    assert level[(1, 2)][caller] == NULL_LEVEL  # 王芳 / 王建国: two full names
+    assert level[(1, 2)][name] != NULL_LEVEL
+    assert level[(0, 1)][caller] == 0  # 王女士 / 王芳: same surname
+    assert level[(0, 1)][name] == NULL_LEVEL
+    assert level[(0, 1)][gender] == 0  # 女士 reads F
+    assert level[(0, 2)][gender] == 1  # ... and 王建国 is M
+    assert level[(1, 3)][caller] == 1  # 李先生 / 王芳: another surname
+    assert level[(0, 4)][caller] == 0  # two callers
+
+
+def test_callers_m_is_learnt_where_callers_are_not_echoed_from_the_start_value() -> None:
+    """No training rule blocks callers (no ID, no birth date) together, so every session
+    sees ``caller_surname`` null; its m must come from the candidates, where a caller
+    shares a phone with the resident, and make a shared surname evidence for a match."""
+    import pandas as pd
+
+    from resolution import resolve
+    from tests.resolution.population import make_people, make_records
+
+    people = make_people(150)
+    records, _ = make_records(people)
+    callers = pd.DataFrame(
+        {
+            "source": "hotline",
+            "source_key": [f"c{k}" for k in range(60)],
+            "name": [p.name[0] + ("先生" if p.gender == "男" else "女士") for p in people[:60]],
+            "phone": [p.phone for p in people[:60]],
+        }
+    )
+    result = resolve(pd.concat([records, callers], ignore_index=True), "cn_person")
+    names = [c.name for c in result.model.comparisons]
+    k = names.index("caller_surname")
+    assert any(h.get("rule") == "candidates" and k in h["estimated"] for h in result.model.history)
+    assert result.model.comparisons[k].weights[0] > 2.0  # same surname: for
+    assert result.model.comparisons[k].weights[1] < -2.0  # another surname: against
