@@ -190,7 +190,8 @@ class CivilAffairsStream(Stream):
                 raw[column] = _json_value(value)
         key = raw.get("case_no")
         source_key = key.strip() or None if isinstance(key, str) else None
-        return Extracted(raw=raw, cursor=dict(cursor), source_key=source_key)
+        # ``extract`` builds a new position for every row: it is never changed once handed on.
+        return Extracted(raw=raw, cursor=cursor, source_key=source_key)
 
     def map(self, item: Extracted) -> Mapped:
         return self._mapper(item)

@@ -205,7 +205,7 @@ def _store(backend: str) -> AbstractContextManager[str]:
 
 
 _LAYERS = (  # (substring of "file:function", layer); first match wins
-    ("adapters/engine.py", "engine (sync_stream, upsert, quarantine)"),
+    ("adapters/engine/", "engine (sync_stream, upsert, quarantine)"),
     ("/audit/", "audit append"),
     ("json/encoder.py", "JSON encoding (engine hashes, SQLAlchemy JSON binds)"),
     ("json/__init__.py:dumps", "JSON encoding (engine hashes, SQLAlchemy JSON binds)"),
@@ -220,16 +220,16 @@ _LAYERS = (  # (substring of "file:function", layer); first match wins
     ("pyodbc", "ODBC fetch"),
 )
 _ENGINE_PARTS = (  # (substring of "file:function", what it is): cumulative time
-    ("engine.py:_commit_checkpoint", "checkpoint transaction, all of it"),
-    ("engine.py:_upsert_records", "lookup of stored keys + INSERT/UPDATE source_record"),
+    ("engine/sync.py:_commit_checkpoint", "checkpoint transaction, all of it"),
+    ("engine/store.py:upsert_records", "lookup of stored keys + INSERT/COPY source_record"),
     ("default.py:do_execute", "store driver executing statements (DB-API)"),
-    ("engine.py:canonical_json", "canonical JSON: raw record once, canonical fields once"),
-    ("engine.py:raw_bytes", "  of which the raw record (hash and payload)"),
-    ("engine.py:_has_open_quarantine", "check for open quarantine entries"),
-    ("engine.py:_quarantine", "quarantine rejected records"),
-    ("engine.py:_lock_state", "SELECT … FOR UPDATE of sync_state"),
+    ("engine/encoding.py:prepare", "encoding a mapped record: canonical fields, hash"),
+    ("engine/encoding.py:raw_bytes", "encoding the raw record (hash and payload)"),
+    ("engine/store.py:has_open_quarantine", "check for open quarantine entries"),
+    ("engine/store.py:quarantine", "quarantine rejected records"),
+    ("engine/sync.py:_lock_state", "SELECT … FOR UPDATE of sync_state"),
     ("log.py:append", "audit append (one entry per checkpoint)"),
-    ("engine.py:_refresh_statistics", "ANALYZE after checkpoints 1, 2, 4, … (PostgreSQL)"),
+    ("engine/sync.py:_refresh_statistics", "ANALYZE after checkpoints 1, 2, 4, … (PostgreSQL)"),
 )
 
 

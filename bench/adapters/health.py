@@ -35,8 +35,8 @@ _BUCKETS = {
         "adapters/health/mapping.py:map_encounter",
         "adapters/health/mapping.py:map_observation",
     ),
-    "engine: checkpoint transaction (SQL, audit)": ("adapters/engine.py:_commit_checkpoint",),
-    "engine: hashing received records": ("adapters/engine.py:raw_bytes",),
+    "engine: checkpoint transaction (SQL, audit)": ("adapters/engine/sync.py:_commit_checkpoint",),
+    "engine: hashing received records": ("adapters/engine/encoding.py:raw_bytes",),
     "HTTP and JSON decoding": ("adapters/health/client.py:get_json",),
 }
 

@@ -278,3 +278,26 @@ def test_an_oversized_record_is_quarantined_whole_and_the_batch_goes_on(
         keys = set(s.scalars(select(SourceRecord.source_key)).all())
     assert "p-huge" not in keys
     assert len(keys) == 4
+
+
+def test_a_record_new_and_changed_within_one_checkpoint_keeps_both_versions_exactly(
+    tmp_path: Path, sessions: sessionmaker[Session]
+) -> None:
+    """The bulk paths (COPY on PostgreSQL, executemany on SQLite) store text that needs
+    escaping byte for byte, and timestamps as the column type writes them."""
+    first = {"key": "p1", "name": "甲\t乙\\丙\n丁", "note": 'quote " and \\N'}
+    second = {"key": "p1", "name": "甲乙丙丁", "note": None}
+    write_lines(src := tmp_path / "src.jsonl", [first, {"key": "p2", "name": "居民2"}, second])
+    report = sync_stream(LinesAdapter(src), "people", sessions)
+    assert (report.inserted, report.updated, report.unchanged) == (2, 1, 0)
+    with sessions() as s:
+        p1 = s.scalars(select(SourceRecord).where(SourceRecord.source_key == "p1")).one()
+        (old,) = s.scalars(
+            select(SourceRecordHistory).where(SourceRecordHistory.source_record_id == p1.id)
+        ).all()
+        (entry,) = s.scalars(select(ExchangeLogEntry)).all()
+    assert (p1.version, p1.payload, p1.canonical["name"]) == (2, second, "甲乙丙丁")
+    assert (old.version, old.payload) == (1, first)
+    # One checkpoint, one instant: the record, its superseded version and the log agree.
+    assert p1.received_at == p1.updated_at == old.received_at == old.superseded_at == entry.at
+    assert p1.batch_id == old.batch_id == report.batch_id

@@ -1,0 +1,289 @@
+"""Writing one checkpoint's records: insert the new, version the changed, skip the unchanged.
+
+The records of a checkpoint go to the driver as plain tuples of already-encoded JSON
+(``INSERT … VALUES`` executemany on SQLite, ``COPY`` on PostgreSQL): per record there is no
+statement to compile, no bind processor and no ORM object, which together cost more than
+the database's own work. Timestamps are converted once per checkpoint with the column
+type's own bind processor, so the stored values are exactly what the ORM would write.
+Everything rare — versions superseded, quarantine, released quarantine — stays in Core.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, exists, insert, literal, select, update
+from sqlalchemy.orm import Session
+
+from adapters.contract import Extracted, RecordRejected
+from adapters.engine.encoding import Ready, raw_bytes
+from canonical_model import Quarantine, QuarantineStatus, SourceRecord, SourceRecordHistory
+
+__all__ = ["has_open_quarantine", "quarantine", "upsert_records"]
+
+_KEY_CHUNK = 400  # keys per IN (…) lookup: well inside every backend's parameter limit
+_RECORDS = SourceRecord.metadata.tables["source_record"]
+_HISTORY = SourceRecordHistory.metadata.tables["source_record_history"]
+_STAMP = _RECORDS.c.updated_at.type
+_COLUMNS = (
+    "source, stream, source_key, content_hash, payload, canonical, version, batch_id, "
+    "received_at, updated_at"
+)
+_INSERT_SQLITE = f"INSERT INTO source_record ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_COPY_PG = f"COPY source_record ({_COLUMNS}) FROM STDIN"
+_UPDATE = (
+    "UPDATE source_record SET payload = {json}, canonical = {json}, content_hash = {p}, "
+    "version = {p}, batch_id = {p}, updated_at = {p} WHERE id = {p}"
+)
+_UPDATE_SQLITE = _UPDATE.format(json="?", p="?")
+_UPDATE_PG = _UPDATE.format(json="%s::jsonb", p="%s")
+_HISTORY_COLUMNS = (
+    "source_record_id, version, content_hash, payload, batch_id, received_at, superseded_at"
+)
+_INSERT_HISTORY_SQLITE = f"INSERT INTO source_record_history ({_HISTORY_COLUMNS}) VALUES " + (
+    "(?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_HISTORY_PG = f"INSERT INTO source_record_history ({_HISTORY_COLUMNS}) VALUES " + (
+    "(%s, %s, %s, %s::jsonb, %s, %s, %s)"
+)
+_LOOKUP_PG = (
+    "SELECT source_key, id, content_hash, version FROM source_record "
+    "WHERE source = %s AND stream = %s AND source_key = ANY(%s)"
+)
+_LOOKUP_SQLITE = (
+    "SELECT source_key, id, content_hash, version FROM source_record "
+    "WHERE source = ? AND stream = ? AND source_key IN ({marks})"
+)
+
+
+def _chunks(items: Sequence[Any], size: int = _KEY_CHUNK) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _stored(
+    connection: Connection, postgres: bool, source: str, stream: str, keys: list[str]
+) -> dict[str, tuple[int, str, int]]:
+    """Stored (id, content hash, version) of ``keys``: one statement (PostgreSQL) or one
+    per chunk of keys (SQLite)."""
+    if postgres:
+        rows: Iterable[Any] = connection.exec_driver_sql(_LOOKUP_PG, (source, stream, keys))
+        return {key: (rid, digest, ver) for key, rid, digest, ver in rows}
+    current: dict[str, tuple[int, str, int]] = {}
+    for chunk in _chunks(keys):
+        sql = _LOOKUP_SQLITE.format(marks=", ".join("?" * len(chunk)))
+        rows = connection.exec_driver_sql(sql, (source, stream, *chunk))
+        current.update({key: (rid, digest, ver) for key, rid, digest, ver in rows})
+    return current
+
+
+def upsert_records(
+    session: Session,
+    source: str,
+    stream: str,
+    ready: Sequence[Ready],
+    batch_id: str,
+    now: Any,
+) -> tuple[int, int, int]:
+    """Insert new records, version changed ones, skip unchanged ones.
+
+    Returns (inserted, updated, unchanged) with inserted + updated + unchanged == len(ready):
+    ``updated`` counts every new version, so the accounting always balances. A key that
+    appears several times in one checkpoint is applied in order, so each of its intermediate
+    versions still reaches the history.
+    """
+    if not ready:
+        return 0, 0, 0
+    connection = session.connection()
+    postgres = connection.dialect.name == "postgresql"
+    keys = list(dict.fromkeys(r[0] for r in ready))
+    current = _stored(connection, postgres, source, stream, keys)
+    stamp = _stamp(connection, now)
+
+    # source_key → [payload, canonical, content_hash, version, received stamp, record id]
+    new: dict[str, list[Any]] = {}
+    changed: dict[str, list[Any]] = {}
+    superseded: list[tuple[int, int]] = []  # (record id, version) whose stored state to keep
+    interim: list[tuple[str, list[Any]]] = []  # versions superseded within this checkpoint
+    unchanged = 0
+    versions = 0  # every version after the first, stored or within this batch
+    for key, payload, digest, canonical, _mapped in ready:
+        pending = new.get(key) or changed.get(key)
+        if pending is not None:
+            if pending[2] == digest:
+                unchanged += 1
+                continue
+            interim.append((key, list(pending)))
+            pending[0:4] = payload, canonical, digest, pending[3] + 1
+            versions += 1
+        elif (stored := current.get(key)) is not None:
+            rid, old_digest, version = stored
+            if old_digest == digest:
+                unchanged += 1
+                continue
+            superseded.append((rid, version))
+            changed[key] = [payload, canonical, digest, version + 1, None, rid]
+            versions += 1
+        else:
+            new[key] = [payload, canonical, digest, 1, stamp, None]
+
+    if superseded:
+        _archive_versions(session, superseded, now)
+    if new:
+        rows = [
+            (source, stream, key, v[2], v[0], v[1], v[3], batch_id, stamp, stamp)
+            for key, v in new.items()
+        ]
+        if postgres:
+            _copy(connection, rows)
+        else:
+            connection.exec_driver_sql(_INSERT_SQLITE, rows)
+    if changed:
+        connection.exec_driver_sql(
+            _UPDATE_PG if postgres else _UPDATE_SQLITE,
+            [(v[0], v[1], v[2], v[3], batch_id, stamp, v[5]) for v in changed.values()],
+        )
+    if interim:
+        ids = _stored(connection, postgres, source, stream, list({k for k, _ in interim}))
+        connection.exec_driver_sql(
+            _INSERT_HISTORY_PG if postgres else _INSERT_HISTORY_SQLITE,
+            [
+                # A version first seen in this checkpoint was received now.
+                (ids[key][0], v[3], v[2], v[0], batch_id, v[4] or stamp, stamp)
+                for key, v in interim
+            ],
+        )
+    if has_open_quarantine(session, source, stream):
+        _release_quarantined(session, source, stream, keys, now)
+    return len(new), versions, unchanged
+
+
+def _stamp(connection: Connection, now: Any) -> Any:
+    """``now`` as the driver gets it from the timestamp columns' type (UTC text on SQLite)."""
+    process = _STAMP.bind_processor(connection.dialect)
+    return process(now) if process is not None else now
+
+
+def _copy(connection: Connection, rows: list[tuple[Any, ...]]) -> None:
+    """``COPY … FROM STDIN`` in the session's transaction: PostgreSQL's cheapest bulk load."""
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    with driver.cursor() as cursor, cursor.copy(_COPY_PG) as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def has_open_quarantine(session: Session, source: str, stream: str) -> bool:
+    """One indexed probe per checkpoint instead of an UPDATE per key chunk."""
+    return bool(
+        session.scalar(
+            select(
+                exists().where(
+                    Quarantine.source == source,
+                    Quarantine.stream == stream,
+                    Quarantine.status == QuarantineStatus.OPEN,
+                )
+            )
+        )
+    )
+
+
+def _release_quarantined(
+    session: Session, source: str, stream: str, keys: Sequence[str], now: Any
+) -> None:
+    """A key that now maps cleanly closes its open quarantine entries: the source fixed it."""
+    for chunk in _chunks(keys):
+        session.execute(
+            update(Quarantine)
+            .where(
+                Quarantine.source == source,
+                Quarantine.stream == stream,
+                Quarantine.status == QuarantineStatus.OPEN,
+                Quarantine.source_key.in_(chunk),
+            )
+            .values(status=QuarantineStatus.RELEASED, released_at=now)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _archive_versions(session: Session, superseded: list[tuple[int, int]], now: Any) -> None:
+    """Copy the stored state of records about to change into the history table.
+
+    ``INSERT … SELECT`` inside the database: the old payload never travels through Python.
+    The stream's state row is locked, so the versions read earlier are still current.
+    """
+    for chunk in _chunks([rid for rid, _ in superseded]):
+        session.execute(
+            insert(_HISTORY).from_select(
+                [
+                    "source_record_id",
+                    "version",
+                    "content_hash",
+                    "payload",
+                    "batch_id",
+                    "received_at",
+                    "superseded_at",
+                ],
+                select(
+                    _RECORDS.c.id,
+                    _RECORDS.c.version,
+                    _RECORDS.c.content_hash,
+                    _RECORDS.c.payload,
+                    _RECORDS.c.batch_id,
+                    _RECORDS.c.updated_at,
+                    literal(now, type_=SourceRecord.updated_at.type),
+                ).where(_RECORDS.c.id.in_(list(chunk))),
+            )
+        )
+
+
+def quarantine(
+    session: Session,
+    source: str,
+    stream: str,
+    rejected: Sequence[tuple[Extracted, RecordRejected]],
+    batch_id: str,
+) -> int:
+    """Keep each rejected record whole, once: a re-delivered bad record is not stored twice."""
+    if not rejected:
+        return 0
+    candidates = [
+        (item.source_key or rejection.source_key, raw_bytes(item.raw), rejection)
+        for item, rejection in rejected
+    ]
+    keys = {key for key, _, _ in candidates if key is not None}
+    seen: set[tuple[str | None, bytes]] = set()
+    if keys:
+        for chunk in _chunks(sorted(keys)):
+            seen.update(
+                (key, bytes(raw))
+                for key, raw in session.execute(
+                    select(Quarantine.source_key, Quarantine.raw).where(
+                        Quarantine.source == source,
+                        Quarantine.stream == stream,
+                        Quarantine.status == QuarantineStatus.OPEN,
+                        Quarantine.source_key.in_(chunk),
+                    )
+                )
+            )
+    rows = []
+    for key, raw, rejection in candidates:
+        if (key, raw) in seen:
+            continue
+        seen.add((key, raw))
+        rows.append(
+            {
+                "source": source,
+                "stream": stream,
+                "source_key": key,
+                "raw": raw,
+                "reason_code": rejection.reason_code,
+                "reason": rejection.reason,
+                "batch_id": batch_id,
+                "status": QuarantineStatus.OPEN,
+            }
+        )
+    if rows:
+        session.execute(insert(Quarantine), rows)
+    return len(rows)

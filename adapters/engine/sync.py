@@ -1,0 +1,281 @@
+"""Running a sync: extract, map and encode each record, commit a checkpoint every N.
+
+A checkpoint — new and changed source records, quarantined ones, the stream's cursor and
+one exchange-log entry — is a single transaction, taken under a lock on the stream's state
+row that also proves no other run moved the cursor meanwhile.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from adapters.contract import (
+    Adapter,
+    Extracted,
+    Flush,
+    Mapped,
+    RecordRejected,
+    SourceUnavailable,
+    Stream,
+    SyncReport,
+)
+from adapters.engine.encoding import (
+    DEFAULT_MAX_RECORD_BYTES,
+    Ready,
+    oversized,
+    prepare,
+    raw_bytes,
+)
+from adapters.engine.store import quarantine, upsert_records
+from audit import append as audit_append
+from canonical_model import Direction, SyncState, utcnow
+
+__all__ = [
+    "SYNC_ACTOR",
+    "ConcurrentSyncError",
+    "ProgressCallback",
+    "load_cursor",
+    "sync_adapter",
+    "sync_stream",
+]
+
+ProgressCallback = Callable[[SyncReport], None]
+SYNC_ACTOR = "gridhub-sync"
+_ANALYZE = text("ANALYZE source_record (source, stream, source_key, person_id, updated_at, id)")
+
+
+class ConcurrentSyncError(RuntimeError):
+    """Another run moved this stream's cursor while we were syncing it."""
+
+
+def load_cursor(sessions: sessionmaker[Session], source: str, stream: str) -> dict[str, Any]:
+    return _load_state(sessions, source, stream)[0]
+
+
+def _load_state(
+    sessions: sessionmaker[Session], source: str, stream: str
+) -> tuple[dict[str, Any], str | None]:
+    """The stored cursor and the batch that last wrote it."""
+    with sessions() as session:
+        state = session.get(SyncState, (source, stream))
+        return (dict(state.cursor), state.last_batch_id) if state else ({}, None)
+
+
+@dataclass(slots=True)
+class _Checkpoint:
+    """What has been extracted since the last commit."""
+
+    ready: list[Ready] = field(default_factory=list)
+    rejected: list[tuple[Extracted, RecordRejected]] = field(default_factory=list)
+    digest: Any = field(default_factory=hashlib.sha256)  # of everything received, for the log
+    received: int = 0
+
+    @property
+    def mapped(self) -> list[Mapped]:
+        return [r[4] for r in self.ready]
+
+
+def sync_stream(
+    adapter: Adapter,
+    stream: Stream | str,
+    sessions: sessionmaker[Session],
+    *,
+    checkpoint_every: int = 500,
+    progress: ProgressCallback | None = None,
+    actor: str = SYNC_ACTOR,
+    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+) -> SyncReport:
+    """Sync one stream from its stored cursor to the end of what the source has now."""
+    if isinstance(stream, str):
+        stream = adapter.stream(stream)
+    report = SyncReport(source=adapter.name, stream=stream.name, batch_id=uuid.uuid4().hex)
+    cursor: Mapping[str, Any]
+    cursor, last_batch = _load_state(sessions, adapter.name, stream.name)
+    stored_cursor = dict(cursor)
+    pending = _Checkpoint()
+
+    def commit(next_cursor: Mapping[str, Any]) -> None:
+        nonlocal stored_cursor, pending, last_batch
+        _commit_checkpoint(
+            sessions,
+            adapter.name,
+            stream,
+            report,
+            pending,
+            (stored_cursor, last_batch),
+            next_cursor,
+            actor,
+        )
+        last_batch = report.batch_id
+        stored_cursor = dict(next_cursor)
+        report.cursor = stored_cursor
+        pending = _Checkpoint()
+        if progress:
+            progress(report)
+
+    map_record = stream.map
+    try:
+        for item in stream.extract(cursor):
+            if isinstance(item, Flush):
+                if pending.received:
+                    commit(dict(item.cursor))
+                cursor = item.cursor
+                continue
+            pending.received += 1
+            raw = item.raw
+            received = raw if isinstance(raw, bytes) else raw_bytes(raw)
+            pending.digest.update(received)
+            try:
+                if len(received) > max_record_bytes:
+                    raise oversized(len(received), max_record_bytes)
+                # Encoded here, outside the checkpoint transaction that holds the stream's
+                # lock, and where a value JSON cannot hold is a quarantine.
+                pending.ready.append(prepare(map_record(item), raw, received))
+            except RecordRejected as rejection:
+                pending.rejected.append((item, rejection))
+            except Exception as exc:  # a mapping bug must not stop the batch or lose the record
+                pending.rejected.append(
+                    (item, RecordRejected("mapping.error", f"mapper raised {type(exc).__name__}"))
+                )
+            # Each item carries its own cursor mapping; it is copied only when committed.
+            cursor = item.cursor
+            if pending.received >= checkpoint_every:
+                commit(dict(cursor))
+    except SourceUnavailable as exc:
+        # Everything received before the failure is complete: store it, then report.
+        if pending.received:
+            commit(dict(cursor))
+        report.error = str(exc)
+        raise
+    final = stream.final_cursor()
+    if pending.received or (final is not None and dict(final) != stored_cursor):
+        commit(dict(final) if final is not None else dict(cursor))
+    return report
+
+
+def sync_adapter(
+    adapter: Adapter,
+    sessions: sessionmaker[Session],
+    *,
+    streams: Iterable[str] | None = None,
+    checkpoint_every: int = 500,
+    progress: ProgressCallback | None = None,
+    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+) -> list[SyncReport]:
+    """Sync every stream (or the named ones) of an adapter, closing it afterwards."""
+    try:
+        chosen = [adapter.stream(n) for n in streams] if streams else list(adapter.streams())
+        return [
+            sync_stream(
+                adapter,
+                s,
+                sessions,
+                checkpoint_every=checkpoint_every,
+                progress=progress,
+                max_record_bytes=max_record_bytes,
+            )
+            for s in chosen
+        ]
+    finally:
+        adapter.close()
+
+
+def _commit_checkpoint(
+    sessions: sessionmaker[Session],
+    source: str,
+    stream: Stream,
+    report: SyncReport,
+    pending: _Checkpoint,
+    expected: tuple[Mapping[str, Any], str | None],
+    next_cursor: Mapping[str, Any],
+    actor: str,
+) -> None:
+    """Store one checkpoint, unless another run has written this stream since we last did.
+
+    Both the cursor and the batch that wrote it are compared: a stream whose cursor only
+    moves at the end (a FHIR search) would otherwise not notice a second run.
+    """
+    now = utcnow()
+    expected_cursor, expected_batch = expected
+    with sessions() as session, session.begin():
+        state = _lock_state(session, source, stream.name)
+        if dict(state.cursor) != dict(expected_cursor) or state.last_batch_id != expected_batch:
+            raise ConcurrentSyncError(
+                f"the cursor of {source}/{stream.name} moved during this sync; "
+                "another run is syncing it — this run stops without storing its checkpoint"
+            )
+        inserted, updated, unchanged = upsert_records(
+            session, source, stream.name, pending.ready, report.batch_id, now
+        )
+        quarantined = quarantine(session, source, stream.name, pending.rejected, report.batch_id)
+        stream.on_checkpoint(session, pending.mapped)
+        state.cursor = dict(next_cursor)
+        state.records_seen += pending.received
+        state.last_batch_id = report.batch_id
+        state.updated_at = now
+        audit_append(
+            session,
+            direction=Direction.INBOUND,
+            counterpart=source,
+            actor_subject=actor,
+            operation=f"sync.{stream.name}",
+            object_refs={
+                "stream": stream.name,
+                "inserted": inserted,
+                "updated": updated,
+                "unchanged": unchanged,
+                "quarantined": quarantined,
+            },
+            record_count=pending.received,
+            payload_sha256=pending.digest.hexdigest(),
+            correlation_id=report.batch_id,
+            at=now,
+        )
+    report.received += pending.received
+    report.inserted += inserted
+    report.updated += updated
+    report.unchanged += unchanged
+    report.quarantined += len(pending.rejected)
+    report.checkpoints += 1
+    _refresh_statistics(sessions, report.checkpoints)
+
+
+def _refresh_statistics(sessions: sessionmaker[Session], checkpoints: int) -> None:
+    """Keep PostgreSQL's planner statistics in step with a table that is filling up fast.
+
+    On a young ``source_record`` table the planner has no statistics, uses the unique index
+    only on (source, stream) and filters ``source_key`` row by row: every checkpoint's lookup
+    then scans the whole stream and a first full sync slows down quadratically (measured: 179
+    records/s at 100k). Analyzing after checkpoints 1, 2, 4, 8, … costs log(N) short ANALYZE
+    runs per sync and keeps the lookups on the index. Only the columns the engine's and the
+    resolver's lookups filter on are analyzed: statistics of the JSON payloads cost most of
+    a full ANALYZE (each sampled value detoasted and compared) and no plan here uses them;
+    autovacuum still analyzes the whole table in its own time.
+    """
+    if checkpoints & (checkpoints - 1):
+        return
+    with sessions() as session:
+        if session.get_bind().dialect.name != "postgresql":
+            return
+        session.execute(_ANALYZE)
+        session.commit()
+
+
+def _lock_state(session: Session, source: str, stream: str) -> SyncState:
+    state = session.scalars(
+        select(SyncState)
+        .where(SyncState.source == source, SyncState.stream == stream)
+        .with_for_update()
+    ).one_or_none()
+    if state is None:
+        state = SyncState(source=source, stream=stream, cursor={}, records_seen=0)
+        session.add(state)
+        session.flush()
+    return state
