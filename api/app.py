@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.config import ApiConfig, HubSettings
 from api.context import Hub
+from api.fast_path import PersonFastPath
 from api.middleware import RequestContext
 from api.problems import PROBLEM_JSON, FieldError, Problem, install
 from api.routes import audit, events, persons, stats, system, tasks
@@ -75,6 +76,7 @@ def create_app(
     for module in (persons, events, tasks, stats, audit, system):
         app.include_router(module.router)
     large = hub.config.max_photos * hub.config.max_photo_bytes + 64 * 1024
+    app.add_middleware(PersonFastPath, fastapi=app)  # inside RequestContext (added last)
     app.add_middleware(
         RequestContext, max_body=MAX_BODY, large_body=large, large_body_paths=("/feedback",)
     )

@@ -13,9 +13,10 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 import time
-import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -51,6 +52,24 @@ class BodyTooLarge(Exception):
     """Raised into the app when a streamed body passes its cap."""
 
 
+_ID_PREFIX = os.urandom(8).hex()
+_ID_COUNTER = itertools.count(1)
+
+
+def next_request_id() -> str:
+    """32 hex digits, unique per process start and request: a random per-process prefix and a
+    counter (``uuid4`` cost a ``getrandom`` call per request; the id is not a secret)."""
+    return f"{_ID_PREFIX}{next(_ID_COUNTER):016x}"
+
+
+def _reseed() -> None:
+    global _ID_PREFIX, _ID_COUNTER
+    _ID_PREFIX, _ID_COUNTER = os.urandom(8).hex(), itertools.count(1)
+
+
+os.register_at_fork(after_in_child=_reseed)  # forked workers must not share the prefix
+
+
 def request_id(scope: Scope) -> str:
     state = scope.get("state") or {}
     return str(state.get("request_id") or "")
@@ -82,7 +101,7 @@ class RequestContext:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        rid = uuid.uuid4().hex
+        rid = next_request_id()
         scope.setdefault("state", {})["request_id"] = rid
         began = time.perf_counter()
         status = 500

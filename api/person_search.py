@@ -16,7 +16,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, Connection, and_, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from api import cursor as cursors
@@ -97,9 +97,9 @@ def _key_range(column: Any, prefix: str) -> ColumnElement[bool]:
     )
 
 
-def _identifier_ids(session: Session, kinds: Sequence[str], values: Sequence[str]) -> list[int]:
+def _identifier_ids(conn: Connection, kinds: Sequence[str], values: Sequence[str]) -> list[int]:
     return list(
-        session.scalars(
+        conn.scalars(
             select(PersonIdentifier.person_id)
             .where(PersonIdentifier.kind.in_(kinds), PersonIdentifier.value.in_(values))
             .limit(_IDENTIFIER_HITS)
@@ -107,7 +107,7 @@ def _identifier_ids(session: Session, kinds: Sequence[str], values: Sequence[str
     )
 
 
-def _condition(session: Session, field: SearchField, text: str) -> ColumnElement[bool] | None:
+def _condition(conn: Connection, field: SearchField, text: str) -> ColumnElement[bool] | None:
     """The WHERE clause for one search, or None when the query cannot match anything."""
     compact = _SEPARATORS.sub("", to_halfwidth(text))
     if field is SearchField.RESIDENT_ID:
@@ -115,14 +115,14 @@ def _condition(session: Session, field: SearchField, text: str) -> ColumnElement
             number = parse_resident_id(compact).number
         except InvalidValue:
             return None
-        ids = _identifier_ids(session, ("resident_id", "legacy_resident_id"), [number, compact])
+        ids = _identifier_ids(conn, ("resident_id", "legacy_resident_id"), [number, compact])
         return or_(Person.resident_id == number, Person.id.in_(ids))
     if field is SearchField.PHONE:
         try:
             phone = parse_phone(text).number
         except InvalidValue:
             return None
-        ids = _identifier_ids(session, ("phone",), [phone])
+        ids = _identifier_ids(conn, ("phone",), [phone])
         return or_(Person.phone == phone, Person.id.in_(ids))
     if field is SearchField.NAME:
         try:
@@ -138,14 +138,40 @@ def _condition(session: Session, field: SearchField, text: str) -> ColumnElement
         if not _PINYIN.fullmatch(syllables):
             return None
         return _key_range(Person.name_pinyin, syllables)
-    try:
-        fragment = normalize_address(text)
-    except InvalidValue:
-        fragment = compact
+    fragment = address_fragment(text, compact)
     return or_(
         _Residential.normalized.contains(fragment, autoescape=True),
         _Registered.normalized.contains(fragment, autoescape=True),
     )
+
+
+def address_fragment(text: str, compact: str) -> str:
+    """``text`` in the stored addresses' canonical form, without the unit it did not name.
+
+    The normaliser reads a full address, where a bare trailing number is the room
+    (``3幢201`` → ``3栋201室``); in a fragment it is usually a number still being typed
+    (``90号3幢2``, ``宝石社区1``), and the added ``室`` would stop it matching anything.
+    """
+    try:
+        fragment = normalize_address(text)
+    except InvalidValue:
+        return compact
+    if fragment.endswith("室") and not compact.endswith("室"):
+        fragment = fragment[:-1]
+    return fragment or compact
+
+
+def _connection(session: Session, policy: Policy) -> Connection:
+    """Core statements on the session's connection (the ORM layer adds only CPU); on
+    PostgreSQL in autocommit when the search writes nothing itself (its log entry is queued):
+    read-only statements need no BEGIN and COMMIT round trips around them."""
+    if (
+        session.get_bind().dialect.name == "postgresql"
+        and not session.in_transaction()
+        and not policy.writes_reads_inline
+    ):
+        return session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    return session.connection()
 
 
 def search_persons(
@@ -164,7 +190,8 @@ def search_persons(
         raise InvalidRequest(f"limit must be 1 to {MAX_PAGE}", code="invalid_limit")
     after = cursors.decode_str(cursor, _CURSOR, "after", 26) if cursor else None
     chosen = classify(text) if field is SearchField.AUTO else field
-    condition = _condition(session, chosen, text)
+    conn = _connection(session, policy)
+    condition = _condition(conn, chosen, text)
     items: list[PersonSummary] = []
     last: str | None = None
     if condition is not None:
@@ -192,7 +219,7 @@ def search_persons(
         )
         if after is not None:
             stmt = stmt.where(Person.uid > after)
-        rows = session.execute(stmt).all()
+        rows = conn.execute(stmt).all()
         more = len(rows) > limit
         last = rows[limit - 1][0] if more else None
         r = access.redactor
@@ -227,4 +254,11 @@ def search_persons(
     )
 
 
-__all__ = ["SUMMARY_FIELDS", "SearchField", "check_query", "classify", "search_persons"]
+__all__ = [
+    "SUMMARY_FIELDS",
+    "SearchField",
+    "address_fragment",
+    "check_query",
+    "classify",
+    "search_persons",
+]

@@ -121,6 +121,12 @@ class Policy:
         # Read entries go here when set (group commit); else into the request's transaction.
         self.reads = reads
 
+    @property
+    def writes_reads_inline(self) -> bool:
+        """Whether :meth:`record_read` writes into the request's own transaction (durable
+        read logs), rather than queueing (or, in the benchmark, skipping) the entry."""
+        return self.log_reads and self.reads is None
+
     def flush_reads(self) -> None:
         """Commit every read entry this process has queued (before an auditor's query)."""
         if self.reads is not None:

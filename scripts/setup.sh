@@ -10,7 +10,9 @@ SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 # --- Debian packages -------------------------------------------------------------------------
 need_pkgs=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for p in unixodbc libsqliteodbc odbc-postgresql postgresql mosquitto; do
+# wrk (HTTP) and h2load (nghttp2-client, gRPC over HTTP/2): C load generators for bench/, so the
+# load process does not take the CPU the servers are measured on.
+for p in unixodbc libsqliteodbc odbc-postgresql postgresql mosquitto wrk nghttp2-client; do
   have_pkg "$p" || need_pkgs+=("$p")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then

@@ -2,8 +2,9 @@
 
 Creates a temporary PostgreSQL database, migrates it, bulk-loads N persons (COPY), starts the
 REST API (uvicorn, as ``gridhub serve api`` would) and the gRPC server as their own processes,
-and drives them from a third process on loopback (``bench.api.client``), bounded in requests
-and seconds. Measures:
+and drives them from a third process on loopback, bounded in requests and seconds: ``wrk``
+with a Lua script for HTTP when it is (or can be made) available, else the Python asyncio
+client (``bench.api.client``, also the gRPC client); each figure says which. Measures:
 
 * ``GET /api/v1/persons/{uid}`` — p99 at moderate concurrency, and throughput at high;
 * ``GET /api/v1/persons?q=`` — p99 of a grid worker's searches (name, pinyin, ID, phone, address);
@@ -13,6 +14,7 @@ and seconds. Measures:
 
 Requests go out under ~100 grid workers' tokens, each asking for residents of its own grid,
 with identifiers masked (the default). Writes ``bench/results/api.json``; prints Markdown.
+``--keep DB`` loads into (or reuses) a named database; ``--only`` runs a subset of phases.
 """
 
 from __future__ import annotations
@@ -20,284 +22,31 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
-from sqlalchemy.engine import make_url
+from bench.api.dataset import load, sample
+from bench.api.harness import (
+    PASSPHRASE,
+    RESULTS,
+    WORKERS_SAMPLED,
+    api_server,
+    check_responses,
+    database,
+    env_for,
+    grpc_servers,
+    machine,
+    requests_for,
+    run_client,
+)
+from bench.api.wrk import ensure_wrk
+from identity import KeyRing
 
-from bench.api.dataset import Loaded, load, sample
-from canonical_model.store import make_engine, upgrade
-from identity import KeyRing, issue_token
-
-REPO = Path(__file__).resolve().parents[2]
-RESULTS = REPO / "bench" / "results" / "api.json"
-PASSPHRASE = "bench-only-passphrase"
-WORKERS_SAMPLED = 100
-
-
-def machine() -> dict[str, Any]:
-    cpu = platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as info:
-            cpu = next(line.split(":", 1)[1].strip() for line in info if "model name" in line)
-    except (OSError, StopIteration):
-        pass
-    return {
-        "cpu": cpu,
-        "cpus": os.cpu_count(),
-        "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
-        "python": platform.python_version(),
-        "system": platform.platform(),
-        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
-    }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def database(keep: str | None = None) -> Iterator[tuple[str, str, bool]]:
-    """(SQLAlchemy URL, libpq DSN, fresh) of the database to use.
-
-    Default: a fresh, migrated database, dropped afterwards. ``keep`` names one to create if
-    missing and keep, so a loaded district can be measured again later without reloading.
-    """
-    from tests.support import postgres
-
-    postgres.ensure_running()
-
-    def dsn_of(name: str) -> str:
-        return f"host={postgres.HOST} port={postgres.PORT} user={postgres.USER} dbname={name}"
-
-    if keep is not None:
-        import psycopg
-
-        with psycopg.connect(dsn_of("postgres"), autocommit=True) as admin:
-            exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (keep,))
-            fresh = exists.fetchone() is None
-            if fresh:
-                admin.execute(f'CREATE DATABASE "{keep}"')
-        if fresh:
-            _migrate(postgres.url_for(keep))
-        yield postgres.url_for(keep), dsn_of(keep), fresh
-        return
-    with postgres.temporary_database() as name:
-        _migrate(postgres.url_for(name))
-        yield postgres.url_for(name), dsn_of(name), True
-
-
-def _migrate(url: str) -> None:
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
-
-
-def env_for(url: str, var_dir: Path, *, log_reads: bool) -> dict[str, str]:
-    return {
-        **os.environ,
-        "GRIDHUB_DATABASE_URL": url,
-        "GRIDHUB_VAR_DIR": str(var_dir),
-        "GRIDHUB_ENVIRONMENT": "development",
-        "GRIDHUB_KEY_PASSPHRASE": PASSPHRASE,
-        "GRIDHUB_BENCH_LOG_READS": "1" if log_reads else "0",
-        "PYTHONPATH": str(REPO),
-    }
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU of the server processes and their children (uvicorn's workers)."""
-    import psutil
-
-    total = 0.0
-    for pid in pids:
-        try:
-            root = psutil.Process(pid)
-            for proc in (root, *root.children(recursive=True)):
-                times = proc.cpu_times()
-                total += times.user + times.system
-        except psutil.NoSuchProcess:
-            continue
-    return total
-
-
-def db_cpu_seconds(database_name: str) -> float:
-    """CPU of the PostgreSQL backends serving ``database_name`` (pooled: they outlive a run)."""
-    import psutil
-
-    total = 0.0
-    for proc in psutil.process_iter(["name", "cmdline"]):
-        try:
-            line = " ".join(proc.info["cmdline"] or ())
-            if proc.info["name"] == "postgres" and f" {database_name} " in f"{line} ":
-                times = proc.cpu_times()
-                total += times.user + times.system
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
-    return total
-
-
-@dataclass
-class Server:
-    port: int
-    pids: list[int]
-    database: str = ""
-
-
-@contextmanager
-def api_server(env: dict[str, str], workers: int) -> Iterator[Server]:
-    port = free_port()
-    command = [
-        sys.executable, "-m", "uvicorn", "bench.api.server:make_app", "--factory",
-        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-        "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning",
-    ]  # fmt: skip
-    process = subprocess.Popen(command, cwd=REPO, env=env)
-    try:
-        _wait_ready(f"http://127.0.0.1:{port}/readyz", process)
-        yield Server(port, [process.pid], make_url(env["GRIDHUB_DATABASE_URL"]).database or "")
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-
-
-@contextmanager
-def grpc_servers(env: dict[str, str], processes: int, threads: int) -> Iterator[Server]:
-    port = free_port()
-    command = [sys.executable, "-m", "bench.api.server", "--port", str(port)]
-    command += ["--threads", str(threads), "--reuse-port"]
-    started = [
-        subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)
-        for _ in range(processes)
-    ]
-    try:
-        for process in started:
-            assert process.stdout is not None
-            if process.stdout.readline().strip() != "ready":
-                raise RuntimeError("gRPC server did not start")
-        yield Server(
-            port, [p.pid for p in started], make_url(env["GRIDHUB_DATABASE_URL"]).database or ""
-        )
-    finally:
-        for process in started:
-            process.terminate()
-        for process in started:
-            process.wait(timeout=30)
-
-
-def _wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError("API server exited")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError("API server did not become ready")
-
-
-def run_client(plan: dict[str, Any], server: Server) -> dict[str, Any]:
-    """Warm up, then run one plan from a separate process; adds the servers' CPU per request.
-
-    The warm-up is a run of its own, so the CPU figure covers exactly the timed requests.
-    """
-    plan = {**plan, "port": server.port}
-    if plan.get("warmup", 0):
-        _client({**plan, "duration": plan["warmup"], "warmup": 0})
-    before, db_before = cpu_seconds(server.pids), db_cpu_seconds(server.database)
-    result = _client({**plan, "warmup": 0})
-    spent = cpu_seconds(server.pids) - before
-    db_spent = db_cpu_seconds(server.database) - db_before
-    count = max(1, result["requests"])
-    result["server_cpu_ms_per_request"] = round(spent / count * 1000, 3)
-    result["db_cpu_ms_per_request"] = round(db_spent / count * 1000, 3)
-    if result["errors"]:
-        raise RuntimeError(f"requests failed: {result['statuses']}")
-    return result
-
-
-def _client(plan: dict[str, Any]) -> dict[str, Any]:
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
-        json.dump(plan, handle)
-    try:
-        out = subprocess.run(
-            [sys.executable, "-m", "bench.api.client", handle.name],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=float(plan["duration"]) + 120,
-        )
-    finally:
-        Path(handle.name).unlink(missing_ok=True)
-    result: dict[str, Any] = json.loads(out.stdout)
-    return result
-
-
-def requests_for(data: Loaded, ring: KeyRing, rng: random.Random) -> dict[str, list[Any]]:
-    """Per kind, (path or uid, token) pairs: each token asks only for its own grid."""
-    get: list[Any] = []
-    search: list[Any] = []
-    grpc_get: list[Any] = []
-    for n, grid in enumerate(sorted(data.samples)):
-        token = issue_token(
-            ring,
-            subject=f"W{n:04d}",
-            role="grid_worker",
-            issuer="gridhub",
-            audience="gridhub-api",
-            grids=[grid],
-            purposes=["welfare_visit"],
-            ttl=timedelta(hours=4),
-        )
-        for uid, name, pinyin, rid, phone, road in data.samples[grid]:
-            get.append((f"/api/v1/persons/{uid}", token))
-            grpc_get.append((uid, token))
-            for q, by in (
-                (name[:1], "name"),
-                (name, "name"),
-                (pinyin.split()[0] + " " + pinyin.split()[1][:1], "pinyin"),
-                (rid, "resident_id"),
-                (phone, "phone"),
-                (road, "address"),
-            ):
-                search.append(
-                    (f"/api/v1/persons?q={httpx.QueryParams({'q': q})['q']}&by={by}", token)
-                )
-    for items in (get, search, grpc_get):
-        rng.shuffle(items)
-    search = [(str(httpx.URL(path)), token) for path, token in search]
-    return {"get": get, "search": search, "grpc": grpc_get}
-
-
-def check_responses(port: int, plans: dict[str, list[Any]]) -> None:
-    """The benchmarked requests succeed and are masked before anything is timed."""
-    path, token = plans["get"][0]
-    r = httpx.get(f"http://127.0.0.1:{port}{path}", headers={"Authorization": f"Bearer {token}"})
-    assert r.status_code == 200, r.text
-    assert r.json()["masked"] is True
-    path, token = next(p for p in plans["search"] if "by=resident_id" in p[0])
-    r = httpx.get(f"http://127.0.0.1:{port}{path}", headers={"Authorization": f"Bearer {token}"})
-    assert r.status_code == 200, r.text
-    assert len(r.json()["items"]) == 1, r.text
+PHASES = ("get", "search", "grpc", "logging")
 
 
 def met(value: float, target: str) -> bool:
@@ -324,14 +73,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="REST and gRPC API benchmark")
     parser.add_argument("--persons", type=int, default=1_000_000)
     parser.add_argument("--duration", type=float, default=15.0)
-    parser.add_argument("--workers", type=int, default=2, help="uvicorn workers / gRPC processes")
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 2, help="uvicorn workers / gRPC processes"
+    )
     parser.add_argument("--max-requests", type=int, default=200_000)
     parser.add_argument("--overhead-rounds", type=int, default=3)
     parser.add_argument("--no-write", action="store_true", help="print only")
     parser.add_argument(
         "--keep", metavar="DB", help="load into (or reuse) this database and keep it"
     )
+    parser.add_argument("--only", nargs="+", choices=PHASES, default=list(PHASES))
+    parser.add_argument(
+        "--client", choices=("auto", "wrk", "python"), default="auto",
+        help="HTTP load generator (auto: wrk, installed if missing, else the Python client)",
+    )  # fmt: skip
     args = parser.parse_args()
+    wrk = None if args.client == "python" else ensure_wrk()
+    if args.client == "wrk" and wrk is None:
+        parser.error("wrk is not installed and could not be installed")
     info = machine()
     rng = random.Random(11)
     figures: list[dict[str, Any]] = []
@@ -349,38 +108,25 @@ def main() -> None:
         plans = requests_for(data, ring, rng)
         limits = {"duration": args.duration, "max_requests": args.max_requests, "warmup": 3}
         env = env_for(url, var_dir, log_reads=True)
-        with api_server(env, args.workers) as server:
-            check_responses(server.port, plans)
-            http = {"mode": "http", **limits}
-            moderate = run_client({**http, "requests": plans["get"], "concurrency": 8}, server)
-            busy = run_client({**http, "requests": plans["get"], "concurrency": 32}, server)
-            search = run_client({**http, "requests": plans["search"], "concurrency": 8}, server)
-        figures += [
-            figure("GET /api/v1/persons/{uid} p99, 8 concurrent clients", "ms",
-                   moderate["p99_ms"], "< 20", size, p50_ms=moderate["p50_ms"],
-                   rps=moderate["rps"],
-                   server_cpu_ms_per_request=moderate["server_cpu_ms_per_request"],
-                   db_cpu_ms_per_request=moderate["db_cpu_ms_per_request"]),
-            figure("GET /api/v1/persons/{uid} throughput, 32 concurrent clients", "requests/s",
-                   busy["rps"], ">= 1000", size, p50_ms=busy["p50_ms"], p99_ms=busy["p99_ms"],
-                   server_cpu_ms_per_request=busy["server_cpu_ms_per_request"],
-                   db_cpu_ms_per_request=busy["db_cpu_ms_per_request"]),
-            figure("GET /api/v1/persons?q= (search) p99, 8 concurrent clients", "ms",
-                   search["p99_ms"], "< 50", size, p50_ms=search["p50_ms"], rps=search["rps"],
-                   server_cpu_ms_per_request=search["server_cpu_ms_per_request"],
-                   db_cpu_ms_per_request=search["db_cpu_ms_per_request"]),
-        ]  # fmt: skip
-        with grpc_servers(env, args.workers, threads=16) as server:
-            plan = {"mode": "grpc", **limits, "requests": plans["grpc"], "concurrency": 32}
-            grpc_run = run_client(plan, server)
-        figures.append(
-            figure("gRPC GetPerson throughput, 32 concurrent calls", "requests/s",
-                   grpc_run["rps"], ">= 2000", size, p50_ms=grpc_run["p50_ms"],
-                   p99_ms=grpc_run["p99_ms"],
-                   server_cpu_ms_per_request=grpc_run["server_cpu_ms_per_request"],
-                   db_cpu_ms_per_request=grpc_run["db_cpu_ms_per_request"])
-        )  # fmt: skip
-        figures.append(logging_overhead(url, var_dir, plans, args, size))
+        if {"get", "search"} & set(args.only):
+            with api_server(env, args.workers) as server:
+                check_responses(server.port, plans)
+                figures += http_figures(plans, server, {"mode": "http", "wrk": wrk, **limits},
+                                        args.only, size, args.workers)  # fmt: skip
+        if "grpc" in args.only:
+            with grpc_servers(env, args.workers, threads=16) as server:
+                plan = {"mode": "grpc", **limits, "requests": plans["grpc"], "concurrency": 32}
+                grpc_run = run_client(plan, server)
+            figures.append(
+                figure("gRPC GetPerson throughput, 32 concurrent calls", "requests/s",
+                       grpc_run["rps"], ">= 2000", size, p50_ms=grpc_run["p50_ms"],
+                       p99_ms=grpc_run["p99_ms"], client=grpc_run["client"],
+                       processes=args.workers,
+                       server_cpu_ms_per_request=grpc_run["server_cpu_ms_per_request"],
+                       db_cpu_ms_per_request=grpc_run["db_cpu_ms_per_request"])
+            )  # fmt: skip
+        if "logging" in args.only:
+            figures.append(logging_overhead(url, var_dir, plans, args, size, wrk))
     stamp = datetime.now(UTC).isoformat(timespec="seconds")
     info["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     for item in figures:
@@ -390,8 +136,48 @@ def main() -> None:
     print(table(figures))
 
 
+def http_figures(
+    plans: dict[str, list[Any]],
+    server: Any,
+    http: dict[str, Any],
+    only: list[str],
+    size: str,
+    workers: int,
+) -> list[dict[str, Any]]:
+    """The REST figures: GET at moderate and high concurrency, and search."""
+    out: list[dict[str, Any]] = []
+
+    def detail(run: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "client": run["client"],
+            "workers": workers,
+            "server_cpu_ms_per_request": run["server_cpu_ms_per_request"],
+            "db_cpu_ms_per_request": run["db_cpu_ms_per_request"],
+        }
+
+    if "get" in only:
+        moderate = run_client({**http, "requests": plans["get"], "concurrency": 8}, server)
+        busy = run_client({**http, "requests": plans["get"], "concurrency": 32}, server)
+        out += [
+            figure("GET /api/v1/persons/{uid} p99, 8 concurrent clients", "ms",
+                   moderate["p99_ms"], "< 20", size, p50_ms=moderate["p50_ms"],
+                   rps=moderate["rps"], **detail(moderate)),
+            figure("GET /api/v1/persons/{uid} throughput, 32 concurrent clients", "requests/s",
+                   busy["rps"], ">= 1000", size, p50_ms=busy["p50_ms"], p99_ms=busy["p99_ms"],
+                   **detail(busy)),
+        ]  # fmt: skip
+    if "search" in only:
+        search = run_client({**http, "requests": plans["search"], "concurrency": 8}, server)
+        out.append(
+            figure("GET /api/v1/persons?q= (search) p99, 8 concurrent clients", "ms",
+                   search["p99_ms"], "< 50", size, p50_ms=search["p50_ms"], rps=search["rps"],
+                   **detail(search))
+        )  # fmt: skip
+    return out
+
+
 def logging_overhead(
-    url: str, var_dir: Path, plans: dict[str, list[Any]], args: Any, size: str
+    url: str, var_dir: Path, plans: dict[str, list[Any]], args: Any, size: str, wrk: str | None
 ) -> dict[str, Any]:
     """One client at a time, alternating a logging and a non-logging server, same requests.
 
@@ -409,7 +195,14 @@ def logging_overhead(
         for _ in range(args.overhead_rounds):
             for logged, server in ((True, with_log), (False, without_log)):
                 result = run_client(
-                    {"mode": "http", **limits, "requests": plans["get"], "concurrency": 1}, server
+                    {
+                        "mode": "http",
+                        "wrk": wrk,
+                        **limits,
+                        "requests": plans["get"],
+                        "concurrency": 1,
+                    },
+                    server,
                 )
                 p50[logged].append(result["p50_ms"])
                 cpu[logged].append(result["server_cpu_ms_per_request"])
@@ -423,7 +216,7 @@ def logging_overhead(
         server_cpu_with_log_ms_per_request=cpu_on, server_cpu_without_log_ms_per_request=cpu_off,
         db_cpu_with_log_ms_per_request=statistics.median(db[True]),
         db_cpu_without_log_ms_per_request=statistics.median(db[False]),
-        rounds=args.overhead_rounds,
+        rounds=args.overhead_rounds, client="wrk" if wrk else "python",
     )  # fmt: skip
 
 
@@ -432,7 +225,7 @@ def table(figures: list[dict[str, Any]]) -> str:
     for f in figures:
         detail = ", ".join(
             f"{k} {v}" for k, v in f.items()
-            if k.endswith(("_ms", "rps", "rounds", "_per_request"))
+            if k.endswith(("_ms", "rps", "rounds", "_per_request", "client", "workers"))
         )  # fmt: skip
         verdict = "yes" if f["met"] else "**no**"
         lines.append(
@@ -442,7 +235,8 @@ def table(figures: list[dict[str, Any]]) -> str:
     lines.append("")
     lines.append(f"data: {first['data_size']}; machine: {first['machine']['cpu']}, "
                  f"{first['machine']['cpus']} CPUs; load average at start "
-                 f"{first['machine']['load_average_at_start']}; {first['date']}")  # fmt: skip
+                 f"{first['machine']['load_average_at_start']}, at end "
+                 f"{first['machine']['load_average_at_end']}; {first['date']}")  # fmt: skip
     return "\n".join(lines)
 
 

@@ -11,8 +11,6 @@ lines (``gridhub.api.access``) with the route template instead.
 from __future__ import annotations
 
 import ipaddress
-import signal
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -20,6 +18,8 @@ import typer
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
+
+    from api import Hub
 
 app = typer.Typer(
     help="Serve the REST API (grid workers, auditors) and gRPC (other platforms).",
@@ -38,6 +38,28 @@ TlsCert = Annotated[
     Path | None, typer.Option("--tls-cert", help="PEM certificate chain.", exists=True)
 ]
 TlsKey = Annotated[Path | None, typer.Option("--tls-key", help="PEM private key.", exists=True)]
+WorkersOption = Annotated[
+    int | None,
+    typer.Option(
+        "--workers",
+        min=1,
+        max=64,
+        help="Server processes. Default: one per CPU on PostgreSQL, one on SQLite (a file "
+        "store serialises writers anyway).",
+        envvar="GRIDHUB_SERVE_WORKERS",
+    ),
+]
+"""Shared by the serving commands that can run several processes."""
+
+
+def default_workers(database_url: str) -> int:
+    """One process per CPU against PostgreSQL (each has its own pool and read-log appender);
+    one against SQLite, whose single writer the processes would only queue for."""
+    import os
+
+    if database_url.startswith("sqlite"):
+        return 1
+    return max(1, min(os.cpu_count() or 1, 16))
 
 
 def _is_loopback(host: str) -> bool:
@@ -76,7 +98,7 @@ def make_api() -> FastAPI:
 def api(
     host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 8000,
-    workers: Annotated[int, typer.Option("--workers", min=1, max=64)] = 1,
+    workers: WorkersOption = None,
     durable_read_logs: DurableOption = False,
     tls_cert: TlsCert = None,
     tls_key: TlsKey = None,
@@ -87,6 +109,10 @@ def api(
 
     import uvicorn
 
+    from gridhub.settings import get_settings
+
+    if workers is None:
+        workers = default_workers(get_settings().effective_database_url)
     if not _is_loopback(host) and tls_cert is None:
         typer.echo("warning: serving plain HTTP beyond loopback; put TLS in front", err=True)
     if durable_read_logs:
@@ -98,6 +124,8 @@ def api(
         port=port,
         workers=workers,
         log_level=log_level,
+        loop="auto",  # uvloop and httptools when installed (they are in the lock)
+        http="auto",
         access_log=False,  # raw paths carry search strings (ID numbers): gridhub.api.access
         server_header=False,
         proxy_headers=False,
@@ -110,7 +138,10 @@ def api(
 def grpc(
     host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 50051,
-    threads: Annotated[int, typer.Option("--threads", min=1, max=512)] = 32,
+    threads: Annotated[
+        int, typer.Option("--threads", min=1, max=512, help="Handler threads per process.")
+    ] = 8,
+    workers: WorkersOption = None,
     tls_cert: TlsCert = None,
     tls_key: TlsKey = None,
     client_ca: Annotated[
@@ -125,9 +156,11 @@ def grpc(
     durable_read_logs: DurableOption = False,
 ) -> None:
     """Run the gRPC services (health checking and reflection included) until SIGINT/SIGTERM."""
-    from api import ApiConfig, Hub
+    import os
+
     from gridhub.settings import get_settings
-    from grpc_api import TlsFiles, build_server
+    from grpc_api import TlsFiles
+    from grpc_api.serving import ServeSpec, serve
 
     if (tls_cert is None) != (tls_key is None):
         typer.echo("error: --tls-cert and --tls-key go together", err=True)
@@ -141,15 +174,28 @@ def grpc(
     tls = TlsFiles(tls_cert, tls_key, client_ca) if tls_cert and tls_key else None
     settings = get_settings()
     _configure_logging(settings.log_level)
-    hub = Hub.from_settings(settings, ApiConfig(durable_read_logs=durable_read_logs))
-    running = build_server(hub, f"{host}:{port}", tls=tls, max_workers=threads)
+    if workers is None:
+        workers = default_workers(settings.effective_database_url)
+    if durable_read_logs:
+        os.environ["GRIDHUB_DURABLE_READ_LOGS"] = "1"  # read by make_grpc_hub in each process
     mode = "mTLS" if client_ca else ("TLS" if tls else "plain")
-    typer.echo(f"gRPC ({mode}) listening on {host}:{running.port}", err=True)
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    stop.wait()
-    running.stop(grace=5.0)
+
+    def ready(bound: int) -> None:
+        typer.echo(f"gRPC ({mode}) listening on {host}:{bound}, {workers} process(es)", err=True)
+
+    spec = ServeSpec(f"{host}:{port}", threads=threads, tls=tls, workers=workers)
+    raise typer.Exit(serve(spec, make_grpc_hub, ready))
 
 
-__all__ = ["app", "make_api"]
+def make_grpc_hub() -> Hub:
+    """One gRPC process's hub: each ``--workers`` process builds its own."""
+    import os
+
+    from api import ApiConfig, Hub
+    from gridhub.settings import get_settings
+
+    durable = os.environ.get("GRIDHUB_DURABLE_READ_LOGS", "").lower() in {"1", "true", "yes"}
+    return Hub.from_settings(get_settings(), ApiConfig(durable_read_logs=durable))
+
+
+__all__ = ["WorkersOption", "app", "default_workers", "make_api", "make_grpc_hub"]

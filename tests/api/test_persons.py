@@ -213,6 +213,10 @@ def _search(client: TestClient, token: str, q: str, **params: Any) -> list[str]:
         pytest.param("+86 13812345678", "phone", "p1", id="phone-cc"),
         pytest.param("文三路90号3幢", "auto", "p1 p2", id="address-normalised"),
         pytest.param("宝石社区12号", "address", "p1", id="registered-address"),
+        # a trailing number still being typed is not a room: no 室 is added to a fragment
+        pytest.param("文三路90号3幢2", "auto", "p1 p2", id="address-trailing-digit"),
+        pytest.param("宝石社区1", "auto", "p1", id="address-trailing-1"),
+        pytest.param("3幢201室", "auto", "p1 p2", id="address-explicit-room"),
         pytest.param("李", "name", "p2", id="other-name"),
     ],
 )
