@@ -47,6 +47,10 @@ _INSERT: Final = (
 )
 _INSERT_SQLITE: Final = _INSERT.format(mark="?")  # the drivers' own parameter styles
 _INSERT_PG: Final = _INSERT.format(mark="%s")
+INSERT_PG: Final = _INSERT_PG
+"""The INSERT of :func:`chain_rows`' rows, in psycopg's parameter style."""
+HEAD_SQL: Final = "SELECT seq, entry_hash FROM exchange_log ORDER BY seq DESC LIMIT 1"
+""":data:`_HEAD` as plain SQL, for callers on a raw driver connection."""
 # A stable 63-bit advisory-lock key, derived from a name so it cannot collide by accident.
 LOCK_KEY: Final = int.from_bytes(
     hashlib.sha256(b"gridhub.audit.exchange_log").digest()[:8], "big", signed=True
@@ -221,11 +225,31 @@ def _write(session: Session, prepared: list[Prepared]) -> list[tuple[int, dateti
     """Chain, hash and insert ``prepared`` entries under the lock: (seq, at, prev, hash) each.
 
     Straight through the DBAPI cursor of the session's connection, so the per-row cost is a
-    tuple, not an ORM object. Values are what the column types would have written: SQLAlchemy's
-    SQLite DATETIME text or an aware datetime for timestamptz; JSON as canonical text.
+    tuple, not an ORM object.
     """
     prev = head(session)
     sqlite = session.get_bind().dialect.name == "sqlite"
+    rows, written = chain_rows(prev, prepared, sqlite=sqlite)
+    connection = session.connection()
+    statement = _INSERT_SQLITE if sqlite else _INSERT_PG
+    if len(rows) == 1:
+        connection.exec_driver_sql(statement, rows[0])
+    else:
+        connection.exec_driver_sql(statement, rows)
+    last = written[-1]
+    session.info[_HEAD_KEY] = (_innermost(session), last[0], last[3])
+    return written
+
+
+def chain_rows(
+    prev: Head, prepared: Sequence[Prepared], *, sqlite: bool
+) -> tuple[list[tuple[Any, ...]], list[tuple[int, datetime, str, str]]]:
+    """The INSERT rows of ``prepared`` chained after ``prev``, and (seq, at, prev, hash) each.
+
+    Pure: the caller holds the chain lock and read ``prev`` under it. Values are what the
+    column types would have written: SQLAlchemy's SQLite DATETIME text, or an aware datetime
+    for timestamptz; JSON as canonical text (also what the hash covers).
+    """
     now = utcnow()
     now_text = rfc3339(now)
     rows: list[tuple[Any, ...]] = []
@@ -259,14 +283,7 @@ def _write(session: Session, prepared: list[Prepared]) -> list[tuple[int, dateti
         rows.append(tuple(values))
         written.append((seq, when, prev_hash, digest))
         prev_hash = digest
-    connection = session.connection()
-    statement = _INSERT_SQLITE if sqlite else _INSERT_PG
-    if len(rows) == 1:
-        connection.exec_driver_sql(statement, rows[0])
-    else:
-        connection.exec_driver_sql(statement, rows)
-    session.info[_HEAD_KEY] = (_innermost(session), seq, prev_hash)
-    return written
+    return rows, written
 
 
 def _validated(

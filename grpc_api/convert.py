@@ -54,12 +54,17 @@ TASK_STATES = {
 TASK_STATE_NAMES = {number: name for name, number in TASK_STATES.items()}
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def timestamp(value: datetime | None) -> Timestamp | None:
+    """Seconds and nanos straight from the difference to the epoch: ``FromDatetime`` does the
+    same in Python with a time-zone conversion and calendar arithmetic, several times slower,
+    and a person carries a dozen timestamps. The views hold aware times; a naive one is UTC."""
     if value is None:
         return None
-    stamp = Timestamp()
-    stamp.FromDatetime(value.astimezone(UTC))
-    return stamp
+    delta = (value if value.tzinfo is not None else value.replace(tzinfo=UTC)) - _EPOCH
+    return Timestamp(seconds=delta.days * 86_400 + delta.seconds, nanos=delta.microseconds * 1000)
 
 
 def from_timestamp(stamp: Timestamp) -> datetime:

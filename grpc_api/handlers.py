@@ -29,6 +29,7 @@ from api.context import Hub
 from api.errors import ApiError, InvalidRequest, translate
 from api.policy import GRPC, Access
 from api.problems import log_unexpected
+from audit.buffered import LogUnavailable
 from grpc_api.rpc import grpc
 from identity import Principal
 
@@ -121,11 +122,29 @@ class Dispatcher:
         if reads is not None and reads.pending:
             reads.flush()
 
+    def _not_sent(self, correlation_id: str) -> None:
+        """A read failed after its entry was queued: the data did not leave, say so.
+
+        The response is built only after ``fn`` returns, so an exception here means nothing
+        was sent; the queued ``ok`` entry becomes ``not_sent`` (``BufferedAppender.amend_last``).
+        A response that fails in transport after it was handed to gRPC stays ``ok``: it may
+        have left, and the log errs on the side of a read. With durable read logs the entry is
+        in the request's transaction: a failure before its commit rolls it back with the read.
+        """
+        reads = self.hub.policy.reads
+        if reads is None:
+            return
+        try:
+            reads.amend_last(correlation_id, "not_sent")
+        except LogUnavailable:
+            log.error("could not mark a failed read as not sent (read log unavailable)")
+
     def unary(
         self, operation: str, fn: Callable[[Any, Call], Any], *, changes: bool = False
     ) -> Callable[..., Any]:
         def handler(request: Any, context: Any) -> Any:
             rid = "-"
+            started = False
             try:
                 call = self._call(context, operation)
                 rid = call.correlation_id
@@ -133,9 +152,12 @@ class Dispatcher:
                     raise _malformed()
                 if changes:
                     self._before_change()
+                started = True
                 return fn(request, call)
             except Exception as exc:
                 error = _error_for(exc, rid)
+            if started and not changes:
+                self._not_sent(rid)
             _abort(context, error)
 
         return handler
