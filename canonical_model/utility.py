@@ -28,7 +28,9 @@ _Quantity = Numeric(14, 3, asdecimal=False)
 
 class UtilityReading(Base):
     __tablename__ = "utility_reading"
-    __table_args__ = (UniqueConstraint("kind", "account", "reading_date"),)
+    # Day before account: a day's file appends to the index instead of touching every page
+    # of it (migration 0012); the ON CONFLICT target is the same three columns.
+    __table_args__ = (UniqueConstraint("kind", "reading_date", "account"),)
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
     kind: Mapped[str] = mapped_column(String(10))  # water, power, gas

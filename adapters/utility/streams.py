@@ -58,7 +58,9 @@ __all__ = ["AccountsStream"]
 
 log = logging.getLogger(__name__)
 _Cursor = dict[str, Any]
-_by_account = operator.itemgetter(1, 2)
+#: ReadingRow by account, the order the parse sorted its chunk in (see parsing): ``ready``
+#: and ``waiting`` rows are two ascending runs, which the sort merges.
+_index_order = operator.itemgetter(1)
 
 
 class _Chunk:
@@ -117,7 +119,7 @@ class AccountsStream(Stream):
             if self.config.account_cache:
                 known[row[1]] = (fields, address)
             rows.append((kind, row[1], row[6], row[7], row[8], address, file))
-        rows.sort(key=_by_account)  # index order: neighbouring pages, fewer page splits
+        rows.sort(key=_index_order)  # index order: appends to the index, no page splits
         upsert_readings(session, rows)
         self.stats["readings"] += len(rows)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,7 @@ def cfg(tmp_path: Path) -> UtilityConfig:
 
 
 @pytest.fixture
-def drop(cfg: UtilityConfig) -> Iterator[UtilityDrop]:
+def drop(cfg: UtilityConfig) -> UtilityDrop:
     cfg.inbox.mkdir(parents=True)
     return UtilityDrop(cfg.inbox, HOUSEHOLDS, seed=17)
 
