@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
+from gridhub.processes import stop_group
+
 __all__ = [
     "ChildFailed",
     "PortInUse",
@@ -34,6 +36,8 @@ __all__ = [
 ]
 
 _PR_SET_PDEATHSIG = 1
+#: After a child's grace period, or after it exited: SIGKILL to whatever is left of its group.
+_KILL_LEFTOVERS = ((signal.SIGKILL, 5.0),)
 
 
 class PortInUse(RuntimeError):
@@ -191,25 +195,10 @@ class Supervisor:
         self.stop_all()
 
 
-def _signal_group(pid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, sig)
-
-
 def _stop_group(proc: subprocess.Popen[bytes], grace: float) -> bool:
-    """SIGTERM the child's group, then SIGKILL after ``grace``; True when it went quietly."""
-    if proc.poll() is None:
-        _signal_group(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(grace)
-        quiet = True
-    except subprocess.TimeoutExpired:
-        quiet = False
-        _signal_group(proc.pid, signal.SIGKILL)
-        proc.wait()
-    # Anything the child left behind in its group (a worker it forked) goes too.
-    _signal_group(proc.pid, signal.SIGKILL)
-    return quiet
+    """SIGTERM the child's group, then SIGKILL after ``grace``; True when it went quietly.
+    Anything the child left behind in its group (a worker it forked) is killed too."""
+    return stop_group(proc, grace, escalate=_KILL_LEFTOVERS)
 
 
 def tail(path: Path, lines: int = 15) -> str:
