@@ -6,7 +6,7 @@ export AIRFLOW_HOME := $(CURDIR)
 export AIRFLOW_CONFIG := $(CURDIR)/airflow.cfg
 PKGS  := gridhub canonical_model adapters resolution workflow audit identity api grpc_api device_bridge dags simulators
 
-.PHONY: setup demo test test-fast lint bench proto up clean
+.PHONY: setup demo test test-fast lint bench bench-quick proto up clean
 
 setup:
 	@bash scripts/setup.sh
@@ -27,6 +27,9 @@ lint: setup
 
 bench: setup
 	$(PY) -m bench $(BENCH_ARGS)
+
+bench-quick: setup
+	$(PY) -m bench --quick $(BENCH_ARGS)
 
 proto: setup
 	$(PY) scripts/gen_proto.py

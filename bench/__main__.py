@@ -39,7 +39,11 @@ def describe() -> str:
     lines = []
     for b in registry.BENCHMARKS:
         how = b.call or f"python -m {b.module} {' '.join(b.full)}".rstrip()
-        lines.append(f"{b.name} (issue {b.issue}): {b.summary}\n  full: {how}")
+        lines.append(
+            f"{b.name} (issue {b.issue}): {b.summary}\n  full: {how}\n"
+            f"  full run ~{b.full_estimate_s / 60:.0f} min on an idle machine, "
+            f"ended after {b.full_timeout_s / 60:.0f} min"
+        )
         for f in b.figures:
             target = (
                 ""
@@ -48,7 +52,18 @@ def describe() -> str:
             )
             peer = "" if f.peer is None else f"  peer {f.peer.name}"
             lines.append(f"  - {f.name} [{f.unit}, {f.kind}]{target}{peer}")
+    lines.append(budget(registry.BENCHMARKS))
     return "\n".join(lines)
+
+
+def budget(benches: tuple[registry.Benchmark, ...] | list[registry.Benchmark]) -> str:
+    """What a full run of ``benches`` costs: expected, and at most (every one at its limit)."""
+    expected = sum(b.full_estimate_s for b in benches) / 60
+    bound = sum(b.full_timeout_s for b in benches) / 3600
+    return (
+        f"full run of {len(benches)} benchmarks: ~{expected:.0f} min on an idle 2-core machine "
+        f"(more under load); never more than {bound:.1f} h (each ended at its limit)"
+    )
 
 
 def write(report: dict[str, Any], folder: Path) -> list[Path]:
@@ -123,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyError as exc:
         parser.error(str(exc.args[0]))
     mode = "quick" if args.quick else "full"
+    if mode == "full":
+        _say(budget(benches))
     started = datetime.now(UTC)
     runs = runner.run_all(benches, mode, args.work_dir / mode, progress=_say)
     report = assemble.build(benches, runs, mode, started=started)

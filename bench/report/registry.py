@@ -105,7 +105,12 @@ class Benchmark:
     #: Where the figure rows are in the output: lists of rows under these key paths.
     rows_from: tuple[tuple[str, ...], ...] = (("figures",),)
     quick_timeout_s: float = 900
+    #: A full run that takes longer is ended (its row says so) and the report goes on: a hang
+    #: costs one row and this long, not the night. About three times ``full_estimate_s``.
     full_timeout_s: float = 3600
+    #: Wall seconds of a full run on an idle 2-core machine: measured where it has been
+    #: (bench/results/full-partial), else estimated from the benchmark's parts; for budgeting.
+    full_estimate_s: float = 600
     needs: tuple[str, ...] = field(default=())
 
 
@@ -143,6 +148,29 @@ def _words(line: str) -> tuple[str, ...]:
     return tuple(line.split())
 
 
+def _under_load(protocol: str) -> tuple[Figure, ...]:
+    """A protocol's throughput, p50 and p99 while the sync runs (``bench.load``)."""
+    return (
+        _rate(
+            f"{protocol} throughput during a sync",
+            rf"^{protocol} throughput, load during a sync$",
+            "requests/s",
+        ),
+        Figure(
+            f"{protocol} p50 during a sync",
+            "ms",
+            "latency",
+            rf"^{protocol} p50, load during a sync$",
+        ),
+        Figure(
+            f"{protocol} p99 during a sync",
+            "ms",
+            "latency",
+            rf"^{protocol} p99, load during a sync$",
+        ),
+    )
+
+
 FLAT = Target("flat", text="flat in the input size")
 
 BENCHMARKS: tuple[Benchmark, ...] = (
@@ -150,6 +178,8 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         name="engine",
         issue=3,
         summary="sync engine alone: in-memory stream into SQLite",
+        full_timeout_s=600,
+        full_estimate_s=15,
         module="bench.engine",
         quick=("--records", "5000"),
         full=("--records", "50000"),
@@ -163,6 +193,8 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         name="hukou",
         issue=3,
         summary="户籍 SOAP simulator → adapter → store",
+        full_timeout_s=900,
+        full_estimate_s=125,
         module="bench.adapters.hukou",
         quick=("--persons", "2000"),
         full=("--persons", "100000"),
@@ -194,6 +226,8 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         name="civil_affairs",
         issue=3,
         summary="民政 ODBC source → adapter → store",
+        full_timeout_s=900,
+        full_estimate_s=100,
         module="bench.adapters.civil_affairs",
         quick=("--persons", "2000"),
         full=("--persons", "100000"),
@@ -224,6 +258,8 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         name="hotline",
         issue=4,
         summary="12345 work orders: Tansu (Kafka) → adapter → SQLite",
+        full_timeout_s=600,
+        full_estimate_s=45,
         module="bench.adapters.hotline",
         quick=("--orders", "4000"),
         full=("--orders", "60000"),
@@ -241,6 +277,8 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         name="health",
         issue=4,
         summary="FHIR R4 simulator → adapter → SQLite",
+        full_timeout_s=600,
+        full_estimate_s=45,
         module="bench.adapters.health",
         quick=("--patients", "400"),
         full=("--patients", "10000"),
@@ -258,6 +296,8 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         name="utility",
         issue=4,
         summary="meter files (GB18030 CSV, XML) → adapter → SQLite",
+        full_timeout_s=600,
+        full_estimate_s=65,
         module="bench.adapters.utility",
         quick=("--households", "1000", "--days", "2", "--small-days", "1"),
         full=("--households", "20000", "--days", "8"),
@@ -275,9 +315,10 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         name="resolution",
         issue=5,
         summary="gridhub vs Splink 5: FEBRL3, FEBRL4, synthetic district",
+        full_timeout_s=5400,
+        full_estimate_s=2700,
         call="bench.report.calls:resolution",
         quick_timeout_s=1200,
-        full_timeout_s=5400,
         rows_from=(("febrl", "figures"), ("figures",)),
         figures=(
             *(
@@ -336,6 +377,8 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         name="workflow",
         issue=6,
         summary="event → task, lifecycle, measures (SQLite)",
+        full_timeout_s=2400,
+        full_estimate_s=600,
         module="bench.workflow",
         quick=("--events", "200", "--tasks", "20000"),
         full=("--events", "2000", "--tasks", "1000000"),
@@ -364,12 +407,13 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         name="api",
         issue=7,
         summary="REST and gRPC on PostgreSQL, load from a second process",
+        full_timeout_s=3600,
+        full_estimate_s=720,
         module="bench.api",
         quick=("--persons", "5000", "--duration", "8", "--overhead-rounds", "1"),
         full=("--persons", "1000000"),
         out="constant",
         needs=("postgresql",),
-        full_timeout_s=5400,
         figures=(
             _below(
                 "REST GET person p99 (8 clients)",
@@ -405,6 +449,8 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         name="audit",
         issue=8,
         summary="exchange log: appends and verification",
+        full_timeout_s=2400,
+        full_estimate_s=600,
         module="bench.audit",
         quick=("--entries", "20000", "--append-entries", "2000"),
         full=("--entries", "1000000"),
@@ -431,6 +477,8 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         name="device_bridge",
         issue=9,
         summary="OPC UA gateways → bridge → events → tasks",
+        full_timeout_s=900,
+        full_estimate_s=180,
         module="bench.device_bridge",
         quick=_words("--devices 200 --persons 400 --gateways 1 --rate 20 --duration 6 --alarms 5"),
         full=(),
@@ -455,6 +503,40 @@ BENCHMARKS: tuple[Benchmark, ...] = (
                 "share",
                 r"^bridge CPU \(pinned to one core\), mean$",
                 100,
+            ),
+        ),
+    ),
+    Benchmark(
+        name="load",
+        issue=11,
+        summary="REST + gRPC at a fixed rate (open loop) while a 户籍 sync writes into the store",
+        full_timeout_s=1200,
+        full_estimate_s=300,
+        module="bench.load",
+        quick=_words(
+            "--persons 5000 --sync-persons 3000 --rest-rate 20 --grpc-rate 20 --load-alone 4"
+        ),
+        full=_words("--persons 100000 --sync-persons 50000 --rest-rate 100 --grpc-rate 100"),
+        needs=("postgresql",),
+        figures=(
+            *_under_load("REST"),
+            *_under_load("gRPC"),
+            Figure(
+                "requests failed during a sync (REST + gRPC)",
+                "requests",
+                "quality",
+                r"^errors, load during a sync$",
+                Target("<=", 0, shown="0 at the target rate"),
+            ),
+            _rate(
+                "hukou sync into PostgreSQL, no API load",
+                r"^hukou sync rate into PostgreSQL, alone$",
+                "records/s",
+            ),
+            _rate(
+                "hukou sync into PostgreSQL, under API load",
+                r"^hukou sync rate into PostgreSQL, under load$",
+                "records/s",
             ),
         ),
     ),

@@ -105,7 +105,11 @@ def sync_state(sessions: sessionmaker[Session], source: str, stream: str) -> Syn
         ).one_or_none()
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
+def wait_for(
+    predicate: Callable[[], Any], timeout: float, what: str, *, every: float = 0.05
+) -> Any:
+    """Until ``predicate`` is true. Polled every ``every`` seconds, not faster: a probe is
+    CPU taken from the process being waited for (on two cores, a hub starting up)."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
@@ -113,7 +117,7 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.02)
+        time.sleep(every)
 
 
 class CheckpointGate:
@@ -127,6 +131,7 @@ class CheckpointGate:
         self.source, self.stream = source, stream
         self._held: psycopg.Connection[Any] | None = None
         self._next: psycopg.Connection[Any] | None = None
+        self._probe: psycopg.Connection[Any] | None = None  # one session for every poll
 
     def close_gate(self, sessions: sessionmaker[Session]) -> None:
         """Before the hub starts: the stream's state row as the engine would first create
@@ -145,18 +150,42 @@ class CheckpointGate:
         return conn
 
     def _waiting(self, exclude: set[int]) -> list[int]:
-        with psycopg.connect(self.dsn, autocommit=True) as conn:
-            rows = conn.execute(
-                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
-            ).fetchall()
+        """Backends of this database waiting on a lock, but ours. Polled often: through one
+        kept session (a fresh connection per poll forks a backend each time, and on two
+        cores that is CPU taken from the hub being waited for); a session cut by a server
+        restart is opened again."""
+        query = (
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+        )
+        for attempt in (1, 2):
+            if self._probe is None or self._probe.closed:
+                self._probe = psycopg.connect(self.dsn, autocommit=True)
+            try:
+                rows = self._probe.execute(query).fetchall()
+                break
+            except psycopg.OperationalError:
+                self._close_probe()
+                if attempt == 2:
+                    raise
         return [pid for (pid,) in rows if pid not in exclude]
 
-    def _ours(self) -> set[int]:
-        return {c.info.backend_pid for c in (self._held, self._next) if c is not None}
+    def _close_probe(self) -> None:
+        if self._probe is not None:
+            with contextlib.suppress(psycopg.Error):
+                self._probe.close()
+        self._probe = None
 
-    def wait_hub_blocked(self, hub: subprocess.Popen[bytes], timeout: float = 60) -> None:
-        """Until the hub waits at a checkpoint commit (failing if it ended instead)."""
+    def _ours(self) -> set[int]:
+        return {
+            c.info.backend_pid
+            for c in (self._held, self._next, self._probe)
+            if c is not None and not c.closed
+        }
+
+    def wait_hub_blocked(self, hub: subprocess.Popen[bytes], timeout: float = 120) -> None:
+        """Until the hub waits at a checkpoint commit (failing if it ended instead). The
+        first wait includes the hub's start-up, which takes a minute on a loaded machine."""
 
         def blocked() -> bool:
             assert hub.poll() is None, f"the hub ended (exit {hub.returncode}) before the gate"
@@ -187,6 +216,7 @@ class CheckpointGate:
             self._held.rollback()
             self._held.close()
             self._held = None
+        self._close_probe()
         with psycopg.connect(self.dsn, autocommit=True) as conn:
             conn.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
@@ -202,6 +232,7 @@ class CheckpointGate:
                 with contextlib.suppress(psycopg.Error):
                     conn.close()
         self._held = self._next = None
+        self._close_probe()
 
     def release(self) -> None:
         """Let the (living) hub go on: no session is ended."""
@@ -209,3 +240,4 @@ class CheckpointGate:
             self._held.rollback()
             self._held.close()
             self._held = None
+        self._close_probe()

@@ -125,7 +125,7 @@ def test_postgres_restarted_under_api_load_recovers_and_logs_every_read(
             results.append(_get(url, token))
             return results[-1]
 
-        wait_for(lambda: read()[0] == 200, 90, "the API to answer")
+        wait_for(lambda: read()[0] == 200, 180, "the API to answer")  # a cold start under load
         before = read()[1]
         stop = threading.Event()
 
