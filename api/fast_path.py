@@ -31,7 +31,7 @@ from api.middleware import ASGIApp, Receive, Scope, Send, request_id
 from api.person_record import read_person
 from api.policy import REST
 from api.problems import handle_api_error
-from api.routes import respond
+from api.routes import read_commit_respond
 
 _PATH = re.compile(r"/api/v1/persons/([0-9A-HJKMNP-TV-Z]{26})")
 _PURPOSE_MAX = 48  # the route's X-Purpose max_length
@@ -111,9 +111,12 @@ class PersonFastPath:
         else:
 
             def work() -> Response:
-                record = read_person(session, hub.policy, access, uid)
-                session.commit()  # the read's log entry is queued or committed first
-                return respond(record)
+                return read_commit_respond(
+                    session,
+                    hub.policy,
+                    access,
+                    lambda: read_person(session, hub.policy, access, uid),
+                )
 
         try:
             response: Response = await run_in_threadpool(work)

@@ -50,6 +50,8 @@ async def search(
     (the uids shown and the kind of search, never the search string)."""
     return await read_and_respond(
         session,
+        hub.policy,
+        access,
         lambda: search_persons(
             session, hub.policy, access, q, field=by, limit=limit, cursor=cursor
         ),
@@ -72,4 +74,6 @@ async def get_person(
 ) -> Response:
     """Golden fields with their lineage, household, a summary per source, tags, recent
     events and open tasks. 403 (and a logged attempt) outside the caller's grid units."""
-    return await read_and_respond(session, lambda: read_person(session, hub.policy, access, uid))
+    return await read_and_respond(
+        session, hub.policy, access, lambda: read_person(session, hub.policy, access, uid)
+    )
