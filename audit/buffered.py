@@ -178,10 +178,13 @@ class BufferedAppender:
         with self._cond:
             return len(self._queue)
 
-    def flush(self, timeout: float = 30.0) -> None:
+    def flush(self, timeout: float = 30.0, *, through_errors: bool = False) -> None:
         """Return once every entry queued before the call is committed.
 
-        Raises :class:`LogUnavailable` if the flusher is failing or ``timeout`` passes first.
+        Raises :class:`LogUnavailable` if the flusher is failing or ``timeout`` passes first;
+        ``through_errors`` waits out a failing flusher's retries until ``timeout`` instead
+        (closing: the queued entries are of reads already answered, and a database that is
+        restarting is back in a moment).
         """
         with self._cond:
             target = self._submitted
@@ -192,10 +195,12 @@ class BufferedAppender:
             self._cond.notify_all()
             deadline = time.monotonic() + timeout
             while self._written < target:
-                if self._error is not None:
+                if self._error is not None and not through_errors:
                     raise LogUnavailable("the read log could not be written") from self._error
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
+                    if self._error is not None:
+                        raise LogUnavailable("the read log could not be written") from self._error
                     raise LogUnavailable("the read log did not flush in time")
                 self._cond.wait(remaining)
 
@@ -206,7 +211,7 @@ class BufferedAppender:
                 return
         flushed = False
         try:
-            self.flush(timeout)
+            self.flush(timeout, through_errors=True)
             flushed = True
         finally:
             with self._cond:
@@ -321,8 +326,15 @@ class BufferedAppender:
                 for row in rows:
                     copy.write_row(row)
             pg.commit()
-        except BaseException:
+        except BaseException as exc:
             self._raw = None
+            if isinstance(exc, Exception) and _is_disconnect(exc):
+                # The server went away (a restart): this connection's siblings in the pool
+                # died with it and, unpinged, would each fail one retry in turn while every
+                # read is refused. Start the pool afresh, as the API's read path does.
+                raw.invalidate()
+                engine.dispose(close=False)
+                raise
             try:
                 pg.rollback()
                 raw.close()

@@ -137,7 +137,14 @@ def test_postgres_restarted_under_api_load_recovers_and_logs_every_read(
         worker.start()
         wait_for(lambda: sum(r[0] == 200 for r in results) > 20, 60, "some load")
         private_pg.restart(down_s=0.5)
-        wait_for(lambda: results[-1][0] == 200, 60, "reads to succeed again")
+        # Every server process recovers on its own (its pool, its read-log flusher's next
+        # retry): the service is back when a run of reads, spread over the processes, all
+        # succeed; from then on every read must.
+        wait_for(
+            lambda: len(results) > 10 and all(r[0] == 200 for r in results[-10:]),
+            60,
+            "reads to succeed again in every server process",
+        )
         stop.set()
         worker.join(30)
         after = [read() for _ in range(20)]
