@@ -273,7 +273,7 @@ def _spool_rows(source: Iterator[Raw], spool: Spool, chunk: int, reader: _Hashin
         count += 1
         try:
             if reader.nul and any("\0" in value for value in fields):
-                raise _BadRow("reading.nul", f"row {count}: {_NUL_REASON}")
+                raise _BadRow("encoding.nul", f"row {count}: {_NUL_REASON}")
             keep(convert(count, fields, dates))
         except _BadRow as row:
             bad.append((count, row.code, row.reason, dict(zip(FIELDS, fields, strict=True))))

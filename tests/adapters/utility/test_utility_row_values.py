@@ -32,8 +32,8 @@ def test_a_nul_in_a_field_quarantines_its_row_and_the_file_loads(
     report, stats = sync(cfg, sessions)
     assert report.error is None
     assert quarantine(sessions) == {
-        f"water:row:{water.name}:3": "reading.nul",
-        f"water:row:{water.name}:6": "reading.nul",
+        f"water:row:{water.name}:3": "encoding.nul",
+        f"water:row:{water.name}:6": "encoding.nul",
     }
     stored = readings(sessions)
     assert stats["readings"] == len(stored) == len(rows) - 2
