@@ -200,7 +200,9 @@ def load(
 def sample(dsn: str, grids: int, per_grid: int, rng: random.Random) -> Loaded:
     """Residents to ask about, read back from a loaded database (so a load can be reused)."""
     with psycopg.connect(dsn) as conn:
-        persons = int(conn.execute("SELECT count(*) FROM person").fetchone()[0])
+        counted = conn.execute("SELECT count(*) FROM person").fetchone()
+        assert counted is not None  # count(*) always returns one row
+        persons = int(counted[0])
         codes = [row[0] for row in conn.execute("SELECT code FROM grid_unit WHERE level = 'grid'")]
         chosen = rng.sample(sorted(codes), min(grids, len(codes)))
         samples: dict[str, list[Sample]] = {}

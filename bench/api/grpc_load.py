@@ -23,7 +23,6 @@ import json
 import os
 import random
 import shutil
-import socket
 import struct
 import subprocess
 import sys
@@ -39,35 +38,12 @@ from typing import Any
 import psycopg
 
 from bench.api.dataset import load, sample
-from canonical_model.store import make_engine, upgrade
+from bench.api.harness import PASSPHRASE, cpu_seconds, database, db_cpu_seconds, free_port
 from identity import KeyRing, issue_token
 
 REPO = Path(__file__).resolve().parents[2]
 METHOD = "/gridhub.v1.PersonService/GetPerson"
 _CLI = "import sys; from gridhub.cli import main; sys.argv[0] = 'gridhub'; main()"
-
-
-PASSPHRASE = "bench-only-passphrase"
-
-
-@contextmanager
-def database(name: str) -> Iterator[tuple[str, str, bool]]:
-    """(SQLAlchemy URL, libpq DSN, fresh) of database ``name``, created and migrated if new."""
-    from tests.support import postgres
-
-    postgres.ensure_running()
-    dsn = f"host={postgres.HOST} port={postgres.PORT} user={postgres.USER} dbname={name}"
-    admin = dsn.rsplit("dbname=", 1)[0] + "dbname=postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        fresh = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
-        if fresh is None:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    url = postgres.url_for(name)
-    if fresh is None:
-        engine = make_engine(url)
-        upgrade(engine)
-        engine.dispose()
-    yield url, dsn, fresh is None
 
 
 def env_for(url: str, var_dir: Path, *, log_reads: bool) -> dict[str, str]:
@@ -80,44 +56,6 @@ def env_for(url: str, var_dir: Path, *, log_reads: bool) -> dict[str, str]:
         "GRIDHUB_KEY_PASSPHRASE": PASSPHRASE,
         "GRIDHUB_BENCH_LOG_READS": "1" if log_reads else "0",
     }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU of the server processes and their children."""
-    import psutil
-
-    total = 0.0
-    for pid in pids:
-        try:
-            root = psutil.Process(pid)
-            for proc in (root, *root.children(recursive=True)):
-                times = proc.cpu_times()
-                total += times.user + times.system
-        except psutil.NoSuchProcess:
-            continue
-    return total
-
-
-def db_cpu_seconds(database_name: str) -> float:
-    """CPU of the PostgreSQL backends serving ``database_name`` (pooled: they outlive a run)."""
-    import psutil
-
-    total = 0.0
-    for proc in psutil.process_iter(["name", "cmdline"]):
-        try:
-            line = " ".join(proc.info["cmdline"] or ())
-            if proc.info["name"] == "postgres" and f" {database_name} " in f"{line} ":
-                times = proc.cpu_times()
-                total += times.user + times.system
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
-    return total
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,7 +229,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     tool = "h2load" if shutil.which("h2load") and not args.python_client else "python"
     h2: dict[str, Any] = {}
     with (
-        database(args.db) as (url, dsn, fresh),
+        database(keep=args.db) as (url, dsn, fresh),
         tempfile.TemporaryDirectory(prefix="bench-grpc-") as tmp_name,
     ):
         tmp = Path(tmp_name)

@@ -13,13 +13,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from canonical_model import (
     Address,
     Event,
+    ExchangeLogEntry,
     GridLevel,
     GridUnit,
     Household,
@@ -36,6 +39,9 @@ from canonical_model.roster import GridWorker
 from canonical_model.store import transaction
 from canonical_model.values import check_digit, pinyin_key
 from identity import KeyRing, issue_token
+
+if TYPE_CHECKING:
+    from api import Hub
 
 DISTRICT = "330106"
 COMMUNITY = "330106001001"
@@ -318,3 +324,16 @@ def grpc_auth(token: str, purpose: str | None = None) -> list[tuple[str, str]]:
     if purpose:
         metadata.append(("purpose", purpose))
     return metadata
+
+
+def logged_results(hub: Hub, operation: str) -> list[tuple[str, str | None]]:
+    """(result, correlation id) of every exchange-log entry for ``operation``, in seq order,
+    after the queued read entries are committed."""
+    hub.flush_reads()
+    with hub.sessions() as s:
+        rows = s.execute(
+            select(ExchangeLogEntry.result, ExchangeLogEntry.correlation_id)
+            .where(ExchangeLogEntry.operation == operation)
+            .order_by(ExchangeLogEntry.seq)
+        ).all()
+    return [(r[0], r[1]) for r in rows]

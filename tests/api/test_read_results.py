@@ -7,23 +7,10 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
 
 import api.routes
 from api import Hub, create_app
-from canonical_model import ExchangeLogEntry
-from tests.api.district import Seeded, Settings, Tokens, bearer
-
-
-def results_of(hub: Hub, operation: str) -> list[tuple[str, str | None]]:
-    hub.flush_reads()
-    with hub.sessions() as s:
-        rows = s.execute(
-            select(ExchangeLogEntry.result, ExchangeLogEntry.correlation_id)
-            .where(ExchangeLogEntry.operation == operation)
-            .order_by(ExchangeLogEntry.seq)
-        ).all()
-    return [(r[0], r[1]) for r in rows]
+from tests.api.district import Seeded, Settings, Tokens, bearer, logged_results
 
 
 @pytest.mark.parametrize(
@@ -56,6 +43,6 @@ def test_a_read_that_fails_before_its_response_is_logged_not_sent(
         assert failed.status_code == 500
         monkeypatch.undo()
         assert client.get(url, headers=bearer(tokens.w1)).status_code == 200
-    logged = results_of(hub, operation)
+    logged = logged_results(hub, operation)
     assert [result for result, _ in logged] == ["ok", "not_sent", "ok"]
     assert logged[1][1] == failed.headers["x-request-id"]  # the failed request's own entry

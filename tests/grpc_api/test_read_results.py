@@ -6,25 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 
 import grpc
 from api import Hub
-from canonical_model import ExchangeLogEntry
 from grpc_api import convert
 from grpc_api.gen.gridhub.v1 import person_pb2, person_pb2_grpc
-from tests.api.district import Seeded, Tokens, grpc_auth
-
-
-def entries_of(hub: Hub, operation: str) -> list[tuple[str, str | None]]:
-    hub.flush_reads()
-    with hub.sessions() as s:
-        rows = s.execute(
-            select(ExchangeLogEntry.result, ExchangeLogEntry.correlation_id)
-            .where(ExchangeLogEntry.operation == operation)
-            .order_by(ExchangeLogEntry.seq)
-        ).all()
-    return [(r[0], r[1]) for r in rows]
+from tests.api.district import Seeded, Tokens, grpc_auth, logged_results
 
 
 def test_a_read_that_fails_before_its_response_is_logged_not_sent(
@@ -48,6 +35,6 @@ def test_a_read_that_fails_before_its_response_is_logged_not_sent(
     failed_id = dict(info.value.trailing_metadata() or ())["x-request-id"]
     monkeypatch.undo()
     stub.GetPerson(request, metadata=grpc_auth(tokens.w1))
-    logged = entries_of(hub, "person.get")
+    logged = logged_results(hub, "person.get")
     assert [result for result, _ in logged] == ["ok", "not_sent", "ok"]
     assert logged[1][1] == failed_id  # one entry for the failed call, and it is honest
