@@ -3,37 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
-from typer.testing import CliRunner
 
 from audit import append
 from canonical_model import Direction, ExchangeLogEntry
-from gridhub.cli.audit import app
 from gridhub.jobs.audit import os_user
-from gridhub.settings import get_settings
+from tests.audit.cli_env import run_cli, settings_env  # noqa: F401 (autouse)
 from tests.audit.helpers import entry_kwargs, fill
-
-runner = CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def settings_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("GRIDHUB_ENVIRONMENT", "test")
-    monkeypatch.setenv("GRIDHUB_VAR_DIR", str(tmp_path / "var"))
-    monkeypatch.setenv("GRIDHUB_KEY_PASSPHRASE", "rotate-test-passphrase-5c7d")
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
-
-
-def _run(*args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args))
-    return result.exit_code, result.stdout, result.stderr
 
 
 def _active(tmp_path: Path) -> str:
@@ -50,12 +29,12 @@ def test_rotate_logs_the_rotation_and_old_checkpoints_keep_verifying(
     store_url: str, sessions: sessionmaker[Session], tmp_path: Path
 ) -> None:
     fill(sessions, 10)
-    code, out, err = _run("checkpoint", "--url", store_url)
+    code, out, err = run_cli("checkpoint", "--url", store_url)
     assert code == 0, err
     old = _active(tmp_path)
     assert f"checkpoint at seq 10 signed with key {old}" in out
 
-    code, out, err = _run("rotate-key", "--actor", "ops-lead", "--url", store_url)
+    code, out, err = run_cli("rotate-key", "--actor", "ops-lead", "--url", store_url)
     assert code == 0, err
     new = _active(tmp_path)
     assert new != old
@@ -81,34 +60,34 @@ def test_rotate_logs_the_rotation_and_old_checkpoints_keep_verifying(
         assert entry.object_refs == {"old_kid": old, "new_kid": new}
 
     _append_now(sessions, 12, 5)
-    code, out, err = _run("checkpoint", "--url", store_url)
+    code, out, err = run_cli("checkpoint", "--url", store_url)
     assert code == 0, err
     assert f"checkpoint at seq 16 signed with key {new}" in out
 
-    code, out, err = _run("verify", "--url", store_url)
+    code, out, err = run_cli("verify", "--url", store_url)
     assert code == 0, err
     assert "16 entries (seq 1..16), 2 valid checkpoint(s), signed through seq 16" in out
 
     jwks_file = tmp_path / "hub-keys.json"
-    assert _run("jwks", "--out", str(jwks_file))[0] == 0
+    assert run_cli("jwks", "--out", str(jwks_file))[0] == 0
     published = json.loads(jwks_file.read_text())["keys"]
     assert [k["kid"] for k in published] == [new, old]  # active first, the old one kept
     assert all("d" not in k for k in published)
     export_file = tmp_path / "all.jsonl"
-    code, out, err = _run("export", "--out", str(export_file), "--url", store_url)
+    code, out, err = run_cli("export", "--out", str(export_file), "--url", store_url)
     assert code == 0, err
     assert "exported 16 entries (seq 1..16) and 2 checkpoint(s)" in out
-    code, out, err = _run("verify", "--file", str(export_file), "--jwks", str(jwks_file))
+    code, out, err = run_cli("verify", "--file", str(export_file), "--jwks", str(jwks_file))
     assert code == 0, err
     assert "2 valid checkpoint(s), signed through seq 16" in out
-    code, out, err = _run("verify", "--file", str(export_file))  # the keys inside the export
+    code, out, err = run_cli("verify", "--file", str(export_file))  # the keys inside the export
     assert code == 0, err
     assert "2 valid checkpoint(s)" in out
 
     # Without the old public key the first checkpoint no longer verifies: the test can fail.
     only_new = tmp_path / "only-new.json"
     only_new.write_text(json.dumps({"keys": [published[0]]}), encoding="utf-8")
-    code, _out, err = _run("verify", "--file", str(export_file), "--jwks", str(only_new))
+    code, _out, err = run_cli("verify", "--file", str(export_file), "--jwks", str(only_new))
     assert code == 1
     assert "unknown key id" in err
 
@@ -116,9 +95,9 @@ def test_rotate_logs_the_rotation_and_old_checkpoints_keep_verifying(
 def test_rotate_defaults_to_the_os_user_and_finds_it_by_actor(
     sqlite_url: str, tmp_path: Path
 ) -> None:
-    code, _out, err = _run("rotate-key", "--url", sqlite_url)
+    code, _out, err = run_cli("rotate-key", "--url", sqlite_url)
     assert code == 0, err
-    code, out, err = _run("by-actor", os_user(), "--url", sqlite_url, "--json")
+    code, out, err = run_cli("by-actor", os_user(), "--url", sqlite_url, "--json")
     assert code == 0, err
     (row,) = json.loads(out)
     # Creating the first key logs nothing; the rotation away from it is the log's only entry.
@@ -129,19 +108,19 @@ def test_rotate_defaults_to_the_os_user_and_finds_it_by_actor(
 def test_rotate_refuses_an_unknown_algorithm_and_keeps_the_key(
     sqlite_url: str, tmp_path: Path
 ) -> None:
-    assert _run("checkpoint", "--url", sqlite_url)[0] == 0  # creates the first key
+    assert run_cli("checkpoint", "--url", sqlite_url)[0] == 0  # creates the first key
     before = _active(tmp_path)
-    code, _out, err = _run("rotate-key", "--algorithm", "HS256", "--url", sqlite_url)
+    code, _out, err = run_cli("rotate-key", "--algorithm", "HS256", "--url", sqlite_url)
     assert code == 2
     assert "EdDSA or ES256" in err
     assert _active(tmp_path) == before
 
 
 def test_rotate_does_not_change_the_key_when_the_log_cannot_be_written(tmp_path: Path) -> None:
-    assert _run("jwks")[0] == 0  # creates the first key
+    assert run_cli("jwks")[0] == 0  # creates the first key
     before = _active(tmp_path)
     unreachable = f"sqlite:///{tmp_path / 'missing-dir' / 'hub.db'}"
-    code, _out, err = _run("rotate-key", "--url", unreachable)
+    code, _out, err = run_cli("rotate-key", "--url", unreachable)
     assert code == 1
     assert "the key was not rotated" in err
     assert _active(tmp_path) == before
