@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from api.errors import InvalidRequest, NotFound
@@ -59,9 +60,21 @@ def read_person(
         # One statement that writes nothing: its own snapshot is the whole read, so it runs
         # in autocommit — no BEGIN and COMMIT round trips around it.
         conn = session.connection(execution_options=_AUTOCOMMIT)
+        try:
+            rows = fetch_one_trip(conn, access.principal, uid)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+            # The server dropped the pooled connection (a restart; the pool does not ping)
+            # and the pool was started afresh. The statement wrote nothing and nothing was
+            # logged yet, so it is asked once more on a new connection instead of answering
+            # 503 once per server process after every database restart.
+            session.rollback()
+            conn = session.connection(execution_options=_AUTOCOMMIT)
+            rows = fetch_one_trip(conn, access.principal, uid)
     else:
         conn = session.connection()
-    rows = fetch_one_trip(conn, access.principal, uid) if fast else fetch_person(conn, uid)
+        rows = fetch_one_trip(conn, access.principal, uid) if fast else fetch_person(conn, uid)
     if rows is None:
         raise NotFound("no such person")
     row = rows.person
