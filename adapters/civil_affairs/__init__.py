@@ -14,6 +14,7 @@ from adapters.civil_affairs.client import OdbcClient
 from adapters.civil_affairs.config import CivilAffairsConfig
 from adapters.civil_affairs.streams import STREAM_CLASSES, CivilAffairsStream
 from adapters.contract import Adapter, SourceUnavailable, Stream
+from adapters.parallel import PageMapper
 
 __all__ = ["CivilAffairsAdapter", "CivilAffairsConfig", "create_adapter"]
 
@@ -23,7 +24,10 @@ class CivilAffairsAdapter(Adapter):
 
     def __init__(self, config: CivilAffairsConfig) -> None:
         self.client = OdbcClient(config, source=self.name)
-        self._streams: list[CivilAffairsStream] = [cls(self.client) for cls in STREAM_CLASSES]
+        self.mapper = PageMapper(config.map_workers, label="civil_affairs mapping")
+        self._streams: list[CivilAffairsStream] = [
+            cls(self.client, self.mapper) for cls in STREAM_CLASSES
+        ]
 
     def streams(self) -> Sequence[Stream]:
         return self._streams
@@ -45,6 +49,7 @@ class CivilAffairsAdapter(Adapter):
         return True, None
 
     def close(self) -> None:
+        self.mapper.close()
         self.client.close()
 
 

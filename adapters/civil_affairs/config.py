@@ -37,6 +37,13 @@ class CivilAffairsConfig(BaseModel):
         "long the source's read lock is held at a time.",
     )
     fetch_size: int = Field(1000, ge=1, le=100_000, description="Rows per cursor.fetchmany.")
+    map_workers: int = Field(
+        1,
+        ge=0,
+        le=16,
+        description="Processes mapping pages while the sync stores the page before; 0 maps "
+        "inline. Pages under 200 rows (small incremental syncs) are always mapped inline.",
+    )
     text_encoding: str = Field(
         "gb18030",
         description="Encoding of narrow (SQL_CHAR) text; wide (SQL_WCHAR) text is Unicode.",

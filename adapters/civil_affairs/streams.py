@@ -18,11 +18,17 @@ Why this shape:
 * **Rows never stamped.** A legacy row with ``updated_at`` NULL would be invisible to the
   keyset, so such rows are read first, by ``id`` (``null_id`` in the cursor).
 * **updated_at is not payload.** A save that changes nothing is not a new version.
+* **Mapped a page ahead.** Mapping (names, pinyin, addresses) costs more CPU than storing;
+  a worker process (``adapters.parallel.PageMapper``, ``map_workers``) maps the next page
+  while the engine stores this one, and ``map`` hands over the worker's result for exactly
+  the record just yielded. Records still reach the engine one by one, in keyset order.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator, Mapping
+from concurrent.futures import Future
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -36,6 +42,7 @@ from adapters.civil_affairs.client import (
 )
 from adapters.civil_affairs.mapping import MAPPERS
 from adapters.contract import Extracted, Mapped, SourceUnavailable, Stream
+from adapters.parallel import PageMapper, Result, mapped
 
 __all__ = ["STREAM_CLASSES", "TYPED_COLUMNS", "CivilAffairsStream"]
 
@@ -100,8 +107,10 @@ class CivilAffairsStream(Stream):
     table: ClassVar[str]
     columns: ClassVar[tuple[str, ...]]
 
-    def __init__(self, client: OdbcClient) -> None:
+    def __init__(self, client: OdbcClient, mapper: PageMapper) -> None:
         self.client = client
+        self.mapper = mapper
+        self._premapped: tuple[Extracted, Result] | None = None
         self._mapper = MAPPERS[self.name]
         selected = [
             f"CAST({c} AS VARCHAR(40)) AS {c}" if c in TYPED_COLUMNS else c for c in self.columns
@@ -113,6 +122,36 @@ class CivilAffairsStream(Stream):
 
     # -- extraction ------------------------------------------------------------------
     def extract(self, cursor: Mapping[str, Any]) -> Iterator[Extracted]:
+        """Records after ``cursor``; pages are mapped in workers while the page before them
+        is stored, and a page is handed over once as many pages as there are workers are
+        in hand after it (or at once when it is mapped inline)."""
+        ahead: deque[tuple[list[Extracted], Future[list[Result]] | None]] = deque()
+        depth = max(1, self.mapper.workers)
+        try:
+            for items in self._pages(cursor):
+                raws = [item.raw for item in items]
+                ahead.append((items, self.mapper.map_page(self._mapper, raws)))
+                while ahead and (len(ahead) > depth or ahead[0][1] is None):
+                    yield from self._handed(*ahead.popleft())
+        except SourceUnavailable:
+            # Pages read before the failure are complete: let the engine store them.
+            while ahead:
+                yield from self._handed(*ahead.popleft())
+            raise
+        while ahead:
+            yield from self._handed(*ahead.popleft())
+
+    def _handed(
+        self, items: list[Extracted], future: Future[list[Result]] | None
+    ) -> Iterator[Extracted]:
+        results = self.mapper.results(future)
+        for i, item in enumerate(items):
+            self._premapped = (item, results[i]) if results is not None else None
+            yield item
+        self._premapped = None
+
+    def _pages(self, cursor: Mapping[str, Any]) -> Iterator[list[Extracted]]:
+        """The keyset pages, rows decoded, each row with the cursor just after it."""
         cfg = self.client.config
         null_id = int(cursor.get("null_id", 0))
         stamp = datetime.fromisoformat(cursor["updated_at"]) if cursor.get("updated_at") else None
@@ -127,10 +166,12 @@ class CivilAffairsStream(Stream):
         )
         while True:
             page = self._fetch(unstamped, [null_id])
+            items = []
             for row in page.rows:
                 null_id = int(row[0])
                 position = {**position, "null_id": null_id}
-                yield self._extracted(row, position)
+                items.append(self._extracted(row, position))
+            yield items
             if len(page.rows) < size:
                 break
 
@@ -156,11 +197,13 @@ class CivilAffairsStream(Stream):
             page = self._fetch(
                 dialect.limit(f"SELECT {self._select} FROM {table} WHERE {sql}", size), params
             )
+            items = []
             for row in page.rows:
                 moment = _as_datetime(row[-1], table, f"row id {row[0]}")
                 after = (moment, int(row[0]))
                 position = {"null_id": null_id, "updated_at": moment.isoformat(), "id": after[1]}
-                yield self._extracted(row, position)
+                items.append(self._extracted(row, position))
+            yield items
             if len(page.rows) < size:
                 return
 
@@ -180,6 +223,9 @@ class CivilAffairsStream(Stream):
         for column, value in zip(self._names, row[:-1], strict=True):
             kind = type(value)
             if kind is bytes:
+                if value.isascii():  # IDs, dates, amounts: no decoder, no checks
+                    raw[column] = value.decode("ascii")
+                    continue
                 try:
                     raw[column] = decode_text(value, encoding)
                 except UndecodableText as exc:
@@ -194,7 +240,9 @@ class CivilAffairsStream(Stream):
         return Extracted(raw=raw, cursor=cursor, source_key=source_key)
 
     def map(self, item: Extracted) -> Mapped:
-        return self._mapper(item)
+        pre, self._premapped = self._premapped, None
+        result = pre[1] if pre is not None and pre[0] is item else None
+        return mapped(item, result, self._mapper)
 
 
 class DibaoStream(CivilAffairsStream):

@@ -7,34 +7,25 @@ results come back in page order, so the engine sees exactly what inline handling
 give it. With one worker (a two-core machine) the worker only validates and the sync
 process maps, which splits the work about evenly; with more, workers validate and map.
 
-Workers are forked (they inherit the loaded models instead of importing them again) and
-leave as soon as their parent is gone, so a sync killed with ``kill -9`` leaves no orphan.
-Where forking is not possible, or a worker dies, pages are handled inline."""
+The pool, its forked workers and the fall-back to inline handling are the shared
+``adapters.parallel.PageMapper``; this module adds health's worker function."""
 
 from __future__ import annotations
 
-import logging
-import multiprocessing
-import os
-import signal
-import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import Future
 from typing import Any
 
+from adapters import parallel
 from adapters.contract import RecordRejected
 from adapters.health.mapping import map_encounter, map_observation, map_patient, validate
 
 __all__ = ["PageMapper", "Result", "canonical_of", "map_resource"]
 
-log = logging.getLogger(__name__)
-
 #: ("ok", canonical) — canonical None when the worker only validated — or
 #: ("rejected", reason_code, reason), or ("error",): the worker raised, and the caller handles
 #: that record again inline, so the engine sees the real exception.
-Result = tuple[Any, ...]
+Result = parallel.Result
 
 Codes = Mapping[str, str]
 """A source's own gender codes → FHIR administrative-gender (``HealthConfig.gender_codes``)."""
@@ -97,27 +88,13 @@ def map_page(
     return out
 
 
-def _watch_parent(parent: int) -> None:
-    while os.getppid() == parent:
-        time.sleep(0.5)
-    os._exit(0)
-
-
-def _init_worker(parent: int) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
-
-
-class PageMapper:
-    """A one-page-ahead pipeline; ``submit`` returns None when a page stays inline."""
+class PageMapper(parallel.PageMapper):
+    """The shared one-page-ahead pipeline with health's worker function (``map_page``);
+    ``submit`` returns None when a page stays inline."""
 
     def __init__(self, workers: int, *, min_page: int = 100) -> None:
-        self.workers = workers
-        self.min_page = min_page
+        super().__init__(workers, min_page=min_page, label="health mapping")
         self.validate_only = workers == 1
-        self._pool: ProcessPoolExecutor | None = None
-        self.pages = 0  # pages handed to the worker
-        self._broken = workers < 1 or "fork" not in multiprocessing.get_all_start_methods()
 
     def submit(
         self,
@@ -126,47 +103,12 @@ class PageMapper:
         resources: Sequence[Any],
         gender_codes: Codes = _NO_CODES,
     ) -> Future[list[Result]] | None:
-        # A small page (an incremental sync of a few changes) is not worth a process.
-        if self._broken or len(resources) < self.min_page:
-            return None
-        try:
-            if self._pool is None:
-                self._pool = ProcessPoolExecutor(
-                    max_workers=self.workers,
-                    mp_context=multiprocessing.get_context("fork"),
-                    initializer=_init_worker,
-                    initargs=(os.getpid(),),
-                )
-            future = self._pool.submit(
-                map_page,
-                resource_type,
-                list(systems),
-                list(resources),
-                self.validate_only,
-                dict(gender_codes),
-            )
-        except (BrokenProcessPool, OSError, RuntimeError) as exc:
-            self._give_up(exc)
-            return None
-        self.pages += 1
-        return future
-
-    def results(self, future: Future[list[Result]] | None) -> list[Result] | None:
-        """The page's results, or None to handle it inline (the worker died, say by OOM)."""
-        if future is None:
-            return None
-        try:
-            return future.result()
-        except (BrokenProcessPool, OSError, RuntimeError) as exc:
-            self._give_up(exc)
-            return None
-
-    def _give_up(self, exc: BaseException) -> None:
-        log.warning("health mapping worker unavailable (%s); mapping inline", type(exc).__name__)
-        self._broken = True
-        self.close()
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        return self.run(
+            len(resources),
+            map_page,
+            resource_type,
+            list(systems),
+            list(resources),
+            self.validate_only,
+            dict(gender_codes),
+        )

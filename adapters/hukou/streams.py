@@ -21,10 +21,11 @@ from collections.abc import Iterator, Mapping
 from concurrent.futures import Future
 from typing import Any, ClassVar
 
-from adapters.contract import Extracted, Mapped, RecordRejected, SourceUnavailable, Stream
+from adapters.contract import Extracted, Mapped, SourceUnavailable, Stream
 from adapters.hukou.client import HukouClient, Page
 from adapters.hukou.mapping import map_person
 from adapters.hukou.parallel import PageMapper, Result
+from adapters.parallel import mapped
 
 __all__ = ["PersonsStream"]
 
@@ -89,11 +90,7 @@ class PersonsStream(Stream):
 
     def map(self, item: Extracted) -> Mapped:
         pre = self._premapped
-        raw = item.raw
-        if pre is None or pre[0] is not item or pre[1][0] == "error" or isinstance(raw, bytes):
-            return map_person(item)  # inline: no worker result, or the mapper raised there
+        if pre is None or pre[0] is not item:
+            return map_person(item)  # inline: no worker result for this record
         self._premapped = None
-        result = pre[1]
-        if result[0] == "rejected":
-            raise RecordRejected(result[1], result[2], source_key=result[3])
-        return Mapped(source_key=result[1], payload=raw, canonical=result[2])
+        return mapped(item, pre[1], map_person)

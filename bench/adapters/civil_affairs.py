@@ -9,8 +9,11 @@ samples it with psutil); a run at a fifth of the size shows whether memory grows
 number of records. Three measurements per size: the adapter's transport alone (ODBC,
 decoding, rows), the engine alone (records mapped beforehand, replayed into the store), and
 the end-to-end sync, in which extraction and mapping are timed per record (CPU) so that
-the remainder is the engine's. ``--profile`` adds two cProfiles: one sync by layer, and
-the engine alone by function.
+the remainder is the engine's. With ``--map-workers`` (default 1) pages are mapped ahead in
+a worker process: its CPU (reaped children) is reported as ``map_worker`` and counted in the
+total, and memory is the PSS of the sync process and its worker (RSS would count the pages
+a forked worker shares with its parent twice). ``--profile`` adds two cProfiles (mapping
+inline): one sync by layer, and the engine alone by function.
 
 Wall-clock rates on a shared machine move with its load (recorded); CPU time per record is
 the steadier figure.
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import sqlite3
 import sys
 import tempfile
@@ -87,7 +91,10 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
     from canonical_model.store import make_engine, session_factory
 
     clock = time.process_time
-    config = CivilAffairsConfig(connection_string=spec["connection"], page_size=spec["page"])
+    workers = spec["map_workers"] if spec["mode"] == "sync" else 0
+    config = CivilAffairsConfig(
+        connection_string=spec["connection"], page_size=spec["page"], map_workers=workers
+    )
     adapter = create_adapter(config)
     out: dict[str, Any] = {}
     if spec["mode"] == "extract":
@@ -136,16 +143,21 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
         curve.append((done[0] + report.received, me.memory_info().rss / 2**20))
 
     started, cpu = time.perf_counter(), clock()
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     for stream in adapter.streams():  # one at a time, so the RSS curve spans all of them
         report = sync_adapter(
             adapter, sessions, streams=[stream.name], checkpoint_every=spec["checkpoint"],
             progress=progress,
         )[0]  # fmt: skip
         done[0] += report.received
+    elapsed, cpu = time.perf_counter() - started, clock() - cpu
+    reaped = resource.getrusage(resource.RUSAGE_CHILDREN)  # sync_adapter closed the pool
+    worker = reaped.ru_utime - kids.ru_utime + reaped.ru_stime - kids.ru_stime
     return {
         "received": done[0],
-        "elapsed_s": time.perf_counter() - started,
-        "cpu_s": clock() - cpu,
+        "elapsed_s": elapsed,
+        "cpu_s": cpu + worker,
+        "worker_cpu_s": worker,
         "extract_cpu_s": spent["extract"],
         "map_cpu_s": spent["map"],
         "rss_curve": curve,
@@ -154,7 +166,10 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
 
 def _measure(spec: dict[str, Any]) -> dict[str, Any]:
     """Run ``_child`` in a fresh interpreter; its memory is its own RSS."""
-    result, peak = harness.run_child("bench.adapters.civil_affairs", spec, "rss")
+    tree = spec["mode"] == "sync" and spec["map_workers"]
+    result, peak = harness.run_child(
+        "bench.adapters.civil_affairs", spec, "pss_tree" if tree else "rss"
+    )
     n = max(1, result["received"])
     result["rate"] = result["received"] / result["elapsed_s"]
     result["cpu_rate"] = result["received"] / max(result["cpu_s"], 1e-9)
@@ -165,13 +180,15 @@ def _measure(spec: dict[str, Any]) -> dict[str, Any]:
     for share, name in ((0.2, "rss_after_20pct_mb"), (1.0, "rss_after_100pct_mb")):
         reached = [round(rss, 1) for got, rss in curve if got >= share * n]
         result[name] = reached[0] if reached else None
-    engine = result["cpu_s"] - result["extract_cpu_s"] - result["map_cpu_s"]
+    worker = result["worker_cpu_s"]
+    engine = result["cpu_s"] - worker - result["extract_cpu_s"] - result["map_cpu_s"]
     result["us_per_record"] = {
         k: round(v / n * 1e6, 1)
         for k, v in (
             ("total_cpu", result["cpu_s"]),
             ("extract", result["extract_cpu_s"]),
             ("map", result["map_cpu_s"]),
+            ("map_worker", worker),
             ("engine", engine),
         )
     }
@@ -251,14 +268,14 @@ def _profile(connection: str, checkpoint: int) -> list[dict[str, Any]]:
         stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
         return {f"{f}:{fn}": (own, cum) for (f, _l, fn), (_c, _n, own, cum, _) in stats.items()}
 
-    adapter = create_adapter(CivilAffairsConfig(connection_string=connection))
+    adapter = create_adapter(CivilAffairsConfig(connection_string=connection, map_workers=0))
     sync = run(lambda sessions: sync_adapter(adapter, sessions, checkpoint_every=checkpoint))
     total = sum(own for own, _ in sync.values())
     layers: dict[str, float] = {}
     for where, (own, _) in sync.items():
         layer = next((name for key, name in _LAYERS if key in where), "other (Python builtins)")
         layers[layer] = layers.get(layer, 0.0) + own / total
-    fresh = create_adapter(CivilAffairsConfig(connection_string=connection))
+    fresh = create_adapter(CivilAffairsConfig(connection_string=connection, map_workers=0))
     replays = [_Replay(s) for s in fresh.streams()]
 
     def engine_alone(sessions: Any) -> None:
@@ -306,7 +323,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
             for source, (connection, records) in sources.items():
                 size = f"{persons} persons, {records} records"
                 base = {"connection": connection, "checkpoint": args.checkpoint}
-                base |= {"page": args.page_size, "store_url": None}
+                base |= {"page": args.page_size, "store_url": None, "map_workers": args.map_workers}
                 extracted = _measure(base | {"mode": "extract"})
                 rate(f"extraction only (ODBC, decoding, rows), {source} ODBC", extracted, size,
                      rss_peak_mb=extracted["rss_peak_mb"])  # fmt: skip
@@ -351,7 +368,7 @@ def markdown(figures: list[dict[str, Any]]) -> str:
         if us:
             detail = (
                 f"{us['total_cpu']:.0f} = extract {us['extract']:.0f} + map {us['map']:.0f} + "
-                f"engine {us['engine']:.0f}"
+                f"map in worker {us.get('map_worker', 0):.0f} + engine {us['engine']:.0f}"
             )
         elif "cpu_rate" in f:
             detail = f"{1e6 / f['cpu_rate']:.0f}"
@@ -377,6 +394,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--stores", nargs="+", default=["sqlite", "postgresql"])
     parser.add_argument("--checkpoint", type=int, default=500)
     parser.add_argument("--page-size", type=int, default=5000)
+    parser.add_argument("--map-workers", type=int, default=1, help="0 maps inline")
     parser.add_argument("--profile", action="store_true", help="cProfile a sync and the engine")
     parser.add_argument("--append", action="store_true", help="merge into the results file")
     parser.add_argument("--no-write", action="store_true", help="do not write the results file")

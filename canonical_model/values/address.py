@@ -10,6 +10,7 @@ list, so a name without its suffix (``南京玄武区``) stays fused; see ``pars
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, fields
 
 from canonical_model.values._address_tables import (
@@ -17,7 +18,6 @@ from canonical_model.values._address_tables import (
     ALSO_DISTRICT,
     DASHES,
     DIRECTIONS,
-    HOUSE_FIRST,
     HOUSE_SUFFIXES,
     MUNICIPALITIES,
     PROVINCE_BY_HEAD,
@@ -107,6 +107,23 @@ _HOUSE_START = ALNUM | CN_NUMERAL_CHARS
 _NAME_STOP = SEPARATORS | ALNUM | frozenset("#-")
 
 
+def _char_class(chars: frozenset[str]) -> str:
+    return "[" + "".join(re.escape(c) for c in sorted(chars)) + "]"
+
+
+#: The scanner is pure Python, so it steps only onto characters that can change its mind;
+#: the regular expressions skip the rest (most of a place name) in C.
+#: A name ends or may end at: a stop, a numeral (a house value may start), a suffix's start.
+_NAME_EVENT = re.compile(_char_class(_NAME_STOP | CN_NUMERAL_CHARS | frozenset(SUFFIXES)))
+#: A house value: letters and digits, or a dash group of them (3-2-302).
+_HOUSE_VALUES = re.compile("[0-9A-Za-z]+(?:-[0-9A-Za-z]+)*")
+_NUMERAL_RUN = re.compile(_char_class(CN_NUMERAL_CHARS) + "+")
+#: House suffixes by first character, longest first as in ``HOUSE_SUFFIXES``.
+_HOUSE_BY_FIRST: dict[str, tuple[tuple[str, str], ...]] = {}
+for _suffix, _kind in HOUSE_SUFFIXES:
+    _HOUSE_BY_FIRST[_suffix[0]] = (*_HOUSE_BY_FIRST.get(_suffix[0], ()), (_suffix, _kind))
+
+
 def _prepare(text: str) -> str:
     s = text.strip()
     if not s.isascii():
@@ -115,20 +132,20 @@ def _prepare(text: str) -> str:
 
 
 def _house_suffix(s: str, i: int) -> tuple[str, str] | None:
-    if i < len(s) and s[i] in HOUSE_FIRST:
-        for suffix, kind in HOUSE_SUFFIXES:
-            if s.startswith(suffix, i):
-                return suffix, kind
+    for suffix, kind in _HOUSE_BY_FIRST.get(s[i : i + 1], ()):
+        if s.startswith(suffix, i):
+            return suffix, kind
     return None
 
 
 def _numeral_run(s: str, i: int) -> tuple[str, int] | None:
     """A Chinese numeral at ``i`` that is a house value: it must precede a house suffix,
     so road names such as 文一西路 or 五四路 keep their numerals."""
-    j = i
-    while j < len(s) and s[j] in CN_NUMERAL_CHARS:
-        j += 1
-    if j == i or _house_suffix(s, j) is None:
+    m = _NUMERAL_RUN.match(s, i)
+    if m is None:
+        return None
+    j = m.end()
+    if _house_suffix(s, j) is None:
         return None
     value = cn_numeral_to_int(s[i:j])
     return (str(value), j) if value is not None else None
@@ -136,6 +153,8 @@ def _numeral_run(s: str, i: int) -> tuple[str, int] | None:
 
 class _Scanner:
     """One pass over a prepared address; fills ``found`` level by level."""
+
+    __slots__ = ("found", "last", "s", "stage")
 
     def __init__(self, s: str) -> None:
         self.s = s
@@ -148,8 +167,8 @@ class _Scanner:
             return False
         self.found[level] = value
         self.last = level
-        if level != "estate":
-            self.stage = max(self.stage, RANK[level] + 1)
+        if level != "estate" and RANK[level] >= self.stage:
+            self.stage = RANK[level] + 1
         return True
 
     def run(self) -> dict[str, str]:
@@ -215,7 +234,8 @@ class _Scanner:
         """Consume a place name ending in a suffix, or an unrecognised run of text."""
         s, n = self.s, len(self.s)
         j = pos
-        while j < n:
+        while (event := _NAME_EVENT.search(s, j)) is not None:
+            j = event.start()
             c = s[j]
             if c in _NAME_STOP:
                 break
@@ -238,6 +258,8 @@ class _Scanner:
                 self.put(target, name)
                 return end
             j += 1
+        else:
+            j = n
         if j == pos:
             j += 1  # a lone "#" or "-" that no house token claimed
         elif "estate" not in self.found and self._house_follows(j):
@@ -261,22 +283,12 @@ class _Scanner:
 
     def _house(self, pos: int) -> int | None:
         """Consume a house-level token (value plus suffix, dash group or bare number)."""
-        s, n = self.s, len(self.s)
+        s = self.s
         if s[pos] in ALNUM:
-            values: list[str] = []
-            j = pos
-            while True:
-                k = j
-                while k < n and s[k] in ALNUM:
-                    k += 1
-                if k == j:
-                    break
-                values.append(_clean(s[j:k]))
-                if k + 1 < n and s[k] == "-" and s[k + 1] in ALNUM:
-                    j = k + 1
-                    continue
-                j = k
-                break
+            token = _HOUSE_VALUES.match(s, pos)
+            assert token is not None  # s[pos] is a letter or digit
+            j = token.end()
+            values = [_clean(v) for v in token.group().split("-")]
         else:
             run = _numeral_run(s, pos)
             if run is None:
@@ -285,7 +297,7 @@ class _Scanner:
         hit = _house_suffix(s, j)
         kind = hit[1] if hit else ""
         end = j + len(hit[0]) if hit else j
-        if not hit and not any(c.isdigit() for c in values[-1]):
+        if not hit and values[-1].isalpha():  # ASCII letters and digits only
             return None  # bare letters are not a house number
         self._assign_house(values, kind)
         return end

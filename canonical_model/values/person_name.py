@@ -8,6 +8,7 @@ homophones so the resolution engine can block candidates that sound alike.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from canonical_model.values.errors import InvalidName
@@ -95,6 +96,10 @@ def _is_han(c: str) -> bool:
     )
 
 
+#: A name made of Han characters alone (the ranges of ``_is_han``).
+_HAN_ONLY = re.compile("[\u4e00-\u9fff\u3400-\u4dbf\U00020000-\U0003134f\uf900-\ufaff\u3007]+")
+
+
 def _is_latin(c: str) -> bool:
     return c.isascii() and c.isalpha()
 
@@ -120,20 +125,8 @@ def _check_char(c: str, pos: int) -> None:
         raise InvalidName("characters", f"character {pos} cannot appear in a name")
 
 
-@lru_cache(maxsize=65536)
-def normalize_name(text: str) -> str:
-    """The written form of a name with typing noise removed.
-
-    Trims, folds full-width forms, converts traditional script, removes spaces that
-    an IME or a fixed-width form put between Han characters (王　伟), and writes the
-    minority-name separator as U+00B7 whatever look-alike was typed (买买提•艾力).
-    Spaces between Latin words are kept, collapsed to one.
-    """
-    s = to_halfwidth(text.strip())
-    if not s:
-        raise InvalidName("empty", "no name given")
-    if len(s) > 4 * MAX_NAME_LENGTH:  # bound the work before looking at every character
-        raise InvalidName("length", f"{len(s)} characters, at most {MAX_NAME_LENGTH}")
+def _without_typing_noise(s: str) -> str:
+    """Spaces and dot look-alikes resolved, every character checked (``normalize_name``)."""
     chars: list[str] = []
     for pos, c in enumerate(s, 1):
         if c in _DOT_LIKE:
@@ -159,7 +152,25 @@ def normalize_name(text: str) -> str:
             raise InvalidName("characters", f"character {i + 1} only joins Latin letters")
         else:
             out.append(c)
-    name = _simplify_name("".join(out))
+    return "".join(out)
+
+
+@lru_cache(maxsize=65536)
+def normalize_name(text: str) -> str:
+    """The written form of a name with typing noise removed.
+
+    Trims, folds full-width forms, converts traditional script, removes spaces that
+    an IME or a fixed-width form put between Han characters (王　伟), and writes the
+    minority-name separator as U+00B7 whatever look-alike was typed (买买提•艾力).
+    Spaces between Latin words are kept, collapsed to one.
+    """
+    s = to_halfwidth(text.strip())
+    if not s:
+        raise InvalidName("empty", "no name given")
+    if len(s) > 4 * MAX_NAME_LENGTH:  # bound the work before looking at every character
+        raise InvalidName("length", f"{len(s)} characters, at most {MAX_NAME_LENGTH}")
+    # The usual name is Han characters only: nothing to check, fold or join.
+    name = _simplify_name(s if _HAN_ONLY.fullmatch(s) else _without_typing_noise(s))
     if len(name) > MAX_NAME_LENGTH:
         raise InvalidName("length", f"{len(name)} characters, at most {MAX_NAME_LENGTH}")
     return name

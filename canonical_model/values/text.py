@@ -39,7 +39,7 @@ _CONVERTER = OpenCC("t2s")
 _SHORT = 64
 
 
-def _load_triggers() -> tuple[frozenset[str], re.Pattern[str] | None] | None:
+def _load_triggers() -> tuple[frozenset[str], re.Pattern[str] | None, bool] | None:
     """What can make OpenCC change a string: a character it rewrites, or a phrase it does.
 
     The pure-Python OpenCC costs tens of microseconds per call even on text that is
@@ -48,15 +48,17 @@ def _load_triggers() -> tuple[frozenset[str], re.Pattern[str] | None] | None:
     rewritten character and no rewritten phrase made only of unrewritten characters
     (瞭解 is caught by 瞭, 沈默 needs the phrase: 沈 alone stays) comes back unchanged.
     Built from the package's own dictionaries; ``None`` (always convert) if they cannot
-    be read.
+    be read. The flag says whether no key holds an ASCII character (see ``to_simplified``).
     """
     chars: set[str] = set()
     phrases: list[str] = []
+    ascii_free = True
     try:
         folder = resources.files("opencc") / "dictionary"
         for name in ("TSCharacters.txt", "TSPhrases.txt"):
             for line in (folder / name).read_text(encoding="utf-8").splitlines():
                 key, _, value = line.partition("\t")
+                ascii_free = ascii_free and not any(c.isascii() for c in key)
                 if key and value.split(" ")[0] != key:
                     if len(key) == 1:
                         chars.add(key)
@@ -68,16 +70,21 @@ def _load_triggers() -> tuple[frozenset[str], re.Pattern[str] | None] | None:
         return None
     pure = [p for p in phrases if chars.isdisjoint(p)]
     pattern = re.compile("|".join(map(re.escape, pure))) if pure else None
-    return frozenset(chars), pattern
+    return frozenset(chars), pattern, ascii_free
 
 
 _TRIGGERS = _load_triggers()
+#: Where text may be cut into pieces converted apart (and cached apart): at runs of ASCII,
+#: when no dictionary key holds an ASCII character. OpenCC replaces the longest key found
+#: anywhere in a piece, then works on what lies either side of it; a key cannot span a
+#: character that is in no key, so converting the pieces apart gives the same text.
+_ASCII_RUNS = re.compile("([\x00-\x7f]+)") if _TRIGGERS is not None and _TRIGGERS[2] else None
 
 
 def _may_change(s: str) -> bool:
     if _TRIGGERS is None:  # pragma: no cover - packaging dependent
         return True
-    chars, phrases = _TRIGGERS
+    chars, phrases, _ = _TRIGGERS
     if not chars.isdisjoint(s):
         return True
     return phrases is not None and phrases.search(s) is not None
@@ -88,15 +95,28 @@ def _simplified_cached(s: str) -> str:
     return str(_CONVERTER.convert(s))
 
 
-def to_simplified(s: str) -> str:
-    """Traditional Chinese to simplified (OpenCC ``t2s``); short strings are cached."""
-    if s.isascii():
-        return s
+def _simplified_piece(s: str) -> str:
     if not _may_change(s):
         return s
     if len(s) <= _SHORT:
         return _simplified_cached(s)
     return str(_CONVERTER.convert(s))
+
+
+def to_simplified(s: str) -> str:
+    """Traditional Chinese to simplified (OpenCC ``t2s``); short strings are cached.
+
+    Text with ASCII in it (``西湖區文一西路481號3幢``) is converted piece by piece between
+    the ASCII runs: the pieces recur far more often than the whole (every address of a
+    road shares its name), so they are found in the cache instead of converted again.
+    """
+    if s.isascii() or not _may_change(s):
+        return s
+    pieces = _ASCII_RUNS.split(s) if _ASCII_RUNS is not None else [s]
+    if len(pieces) == 1:  # no ASCII to cut at
+        return _simplified_piece(s)
+    # Even positions are text between the ASCII runs (odd positions), kept as they are.
+    return "".join(p if i % 2 else _simplified_piece(p) for i, p in enumerate(pieces))
 
 
 _CN_DIGITS: dict[str, int] = {

@@ -11,7 +11,12 @@ from canonical_model.values import (
     pinyin_key,
     split_surname,
 )
-from canonical_model.values.person_name import MAX_NAME_LENGTH
+from canonical_model.values.person_name import (
+    _HAN_ONLY,
+    MAX_NAME_LENGTH,
+    _without_typing_noise,
+)
+from simulators.district import District
 
 
 @pytest.mark.parametrize(
@@ -174,3 +179,16 @@ def test_keys_reject_invalid_names() -> None:
     assert info.value.reason == "characters"
     with pytest.raises(InvalidName):
         split_surname("")
+
+
+def test_han_only_names_skip_the_character_checks_without_changing_the_result() -> None:
+    """``normalize_name`` returns a Han-only name without the per-character pass: that pass
+    would have left it as it is (and traditional script is still simplified)."""
+    names = {p.name for p in District(persons=600, seed=5).persons()}
+    names |= {"張偉", "於乾昇", "〇", "𠀀明"}
+    assert all(_HAN_ONLY.fullmatch(n) for n in names)
+    assert all(_without_typing_noise(n) == n for n in names)
+    assert normalize_name("張偉") == "张伟"
+    assert normalize_name("於乾昇") == "於乾昇"
+    for typed in ("王　伟", "买买提•艾力", "Mary  Ann", "王伟1"):
+        assert _HAN_ONLY.fullmatch(typed) is None  # these take the checking path

@@ -1,0 +1,344 @@
+"""The address parser as it was before it was made faster (commit 3e98635), kept unchanged
+as the oracle of ``test_values_address_reference``: the faster scanner must split every
+address exactly as this one does. Do not edit it to follow later changes of the rules;
+replace it with the new parser when the rules change on purpose.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from canonical_model.values._address_tables import (
+    ALNUM,
+    ALSO_DISTRICT,
+    DASHES,
+    DIRECTIONS,
+    HOUSE_FIRST,
+    HOUSE_SUFFIXES,
+    MUNICIPALITIES,
+    PROVINCE_BY_HEAD,
+    PROVINCE_TAILS,
+    RANK,
+    SEPARATORS,
+    SUFFIXES,
+)
+from canonical_model.values.errors import InvalidAddress
+from canonical_model.values.text import CN_NUMERAL_CHARS, cn_numeral_to_int, to_halfwidth
+from canonical_model.values.text import to_simplified as _simplify
+
+__all__ = ["AddressParts", "normalize_address", "parse_address"]
+
+
+@dataclass(frozen=True, slots=True)
+class AddressParts:
+    """An address by component, each in canonical spelling (simplified, Arabic digits).
+
+    Name levels keep their suffix (``西湖区``, ``文一西路``); house levels are bare
+    values (``number="8"``, ``room="302"``).  ``estate`` (小区/花园/大厦: the named
+    compound) is not an administrative level but is how many addresses are written.
+    A municipality fills both ``province`` and ``city`` with the same name, so code
+    that asks for "the city" works for Shanghai as well as for Hangzhou.
+    """
+
+    province: str | None = None
+    city: str | None = None
+    district: str | None = None
+    street: str | None = None
+    community: str | None = None
+    road: str | None = None
+    lane: str | None = None
+    number: str | None = None
+    building: str | None = None
+    unit: str | None = None
+    room: str | None = None
+    estate: str | None = None
+
+    @property
+    def normalized(self) -> str:
+        """Canonical text: the parts in administrative order, each with one suffix."""
+        out = [
+            self.province or "",
+            self.city if self.city and self.city != self.province else "",
+            self.district or "",
+            self.street or "",
+            self.community or "",
+            self.road or "",
+            f"{self.lane}弄" if self.lane else "",
+            f"{self.number}号" if self.number else "",
+            self.estate or "",
+            f"{self.building}栋" if self.building else "",
+            f"{self.unit}单元" if self.unit else "",
+            f"{self.room}室" if self.room else "",
+        ]
+        return "".join(out)
+
+    def key(self) -> tuple[str, str, str, str, str, str, str]:
+        """Fixed-width tuple for blocking and matching (``""`` where unknown).
+
+        ``(area, anchor, lane, number, building, unit, room)``: the area is the most
+        precise administrative level present, because sources disagree on whether to
+        write province and city at all; the anchor is the road if any, else the
+        estate, community or street, because 街道/社区 are usually omitted when a road
+        is given.  Two addresses written in different styles share a key when they
+        name the same dwelling.
+        """
+        area = self.district or self.city or self.province or ""
+        anchor = self.road or self.estate or self.community or self.street or ""
+        return (
+            area,
+            anchor,
+            self.lane or "",
+            self.number or "",
+            self.building or "",
+            self.unit or "",
+            self.room or "",
+        )
+
+    def is_empty(self) -> bool:
+        return all(getattr(self, f.name) is None for f in fields(self))
+
+
+#: Where a house token can start (``_house`` returns None elsewhere) and where a name stops.
+_HOUSE_START = ALNUM | CN_NUMERAL_CHARS
+_NAME_STOP = SEPARATORS | ALNUM | frozenset("#-")
+
+
+def _prepare(text: str) -> str:
+    s = text.strip()
+    if not s.isascii():
+        s = _simplify(to_halfwidth(s).translate(DASHES))
+    return s
+
+
+def _house_suffix(s: str, i: int) -> tuple[str, str] | None:
+    if i < len(s) and s[i] in HOUSE_FIRST:
+        for suffix, kind in HOUSE_SUFFIXES:
+            if s.startswith(suffix, i):
+                return suffix, kind
+    return None
+
+
+def _numeral_run(s: str, i: int) -> tuple[str, int] | None:
+    """A Chinese numeral at ``i`` that is a house value: it must precede a house suffix,
+    so road names such as 文一西路 or 五四路 keep their numerals."""
+    j = i
+    while j < len(s) and s[j] in CN_NUMERAL_CHARS:
+        j += 1
+    if j == i or _house_suffix(s, j) is None:
+        return None
+    value = cn_numeral_to_int(s[i:j])
+    return (str(value), j) if value is not None else None
+
+
+class _Scanner:
+    """One pass over a prepared address; fills ``found`` level by level."""
+
+    def __init__(self, s: str) -> None:
+        self.s = s
+        self.found: dict[str, str] = {}
+        self.stage = 0  # lowest administrative level still assignable
+        self.last = ""  # level of the previous component, for context rules
+
+    def put(self, level: str, value: str) -> bool:
+        if level in self.found:
+            return False
+        self.found[level] = value
+        self.last = level
+        if level != "estate":
+            self.stage = max(self.stage, RANK[level] + 1)
+        return True
+
+    def run(self) -> dict[str, str]:
+        s, pos = self.s, self._province()
+        n = len(s)
+        while pos < n:
+            c = s[pos]
+            if c in SEPARATORS:
+                pos += 1
+            elif c in _HOUSE_START and (end := self._house(pos)) is not None:
+                pos = end
+            else:
+                pos = self._name(pos)
+        return self.found
+
+    def _province(self) -> int:
+        s = self.s
+        hit = PROVINCE_BY_HEAD.get(s[:2])
+        if hit is None or not s.startswith(hit[0]):
+            return 0
+        short, full = hit
+        end = len(short)
+        tail = next((t for t in PROVINCE_TAILS if s.startswith(t, end)), "")
+        if tail == "市" and full not in MUNICIPALITIES:
+            return 0  # 吉林市 is a city in 吉林省, not the province
+        if not tail and self._road_named_after(end):
+            return 0
+        end += len(tail)
+        self.put("province", full)
+        if full in MUNICIPALITIES:
+            self.put("city", full)
+            for dup in (full, short, "市辖区", "市辖县"):
+                if s.startswith(dup, end) and not self._road_named_after(end + len(dup)):
+                    end += len(dup)
+                    break
+        return end
+
+    def _suffix_at(self, i: int) -> str | None:
+        s = self.s
+        if i < len(s):
+            for suffix, _, _ in SUFFIXES.get(s[i], ()):
+                if s.startswith(suffix, i):
+                    return suffix
+        return None
+
+    def _closes_name(self, i: int) -> bool:
+        """Whether a suffix at ``i`` ends the name before it rather than starting a new
+        one: 杨村路8号 is one road, but 宁波市镇海区 is a city then a district."""
+        suffix = self._suffix_at(i)
+        if suffix is None:
+            return False
+        k = i + len(suffix)
+        s = self.s
+        return k >= len(s) or s[k] in SEPARATORS or s[k] in ALNUM or s[k] in "#-"
+
+    def _road_named_after(self, i: int) -> bool:
+        """北京路, 四川北路, 北京大街: a province name followed by a road suffix."""
+        if i < len(self.s) and self.s[i] in DIRECTIONS and self._suffix_at(i + 1):
+            return True
+        return self._suffix_at(i) is not None
+
+    def _name(self, pos: int) -> int:
+        """Consume a place name ending in a suffix, or an unrecognised run of text."""
+        s, n = self.s, len(self.s)
+        j = pos
+        while j < n:
+            c = s[j]
+            if c in _NAME_STOP:
+                break
+            if c in CN_NUMERAL_CHARS and j > pos and _numeral_run(s, j) is not None:
+                break
+            for suffix, level, min_len in SUFFIXES.get(c, ()):
+                if not s.startswith(suffix, j) or j - pos < min_len:
+                    continue
+                end = j + len(suffix)
+                if self._closes_name(end) or (suffix == "州" and s[end : end + 1] in "市区县"):
+                    break  # 杨村路, 杭州市, 鄞州区: the suffix is inside a longer name
+                if level == "district" and s[j - 1] in "小校厂景":
+                    break
+                target = self._level_for(level, suffix)
+                if target is None:
+                    break
+                name = s[pos:end]
+                if target == "city" and suffix == "州" and j - pos == 1:
+                    name += "市"  # 温州 → 温州市: single-character X州 cities all end in 市
+                self.put(target, name)
+                return end
+            j += 1
+        if j == pos:
+            j += 1  # a lone "#" or "-" that no house token claimed
+        elif "estate" not in self.found and self._house_follows(j):
+            self.put("estate", s[pos:j])  # 阳光花园3幢: a compound named without a suffix
+        return j
+
+    def _house_follows(self, i: int) -> bool:
+        s, n = self.s, len(self.s)
+        while i < n and s[i] in SEPARATORS:
+            i += 1
+        return i < n and (s[i] in ALNUM or _numeral_run(s, i) is not None)
+
+    def _level_for(self, level: str, suffix: str) -> str | None:
+        if level == "estate":
+            return None if "estate" in self.found else "estate"
+        if RANK[level] >= self.stage and level not in self.found:
+            return level
+        if suffix in ALSO_DISTRICT and self.stage <= RANK["district"]:
+            return None if "district" in self.found else "district"
+        return None
+
+    def _house(self, pos: int) -> int | None:
+        """Consume a house-level token (value plus suffix, dash group or bare number)."""
+        s, n = self.s, len(self.s)
+        if s[pos] in ALNUM:
+            values: list[str] = []
+            j = pos
+            while True:
+                k = j
+                while k < n and s[k] in ALNUM:
+                    k += 1
+                if k == j:
+                    break
+                values.append(_clean(s[j:k]))
+                if k + 1 < n and s[k] == "-" and s[k + 1] in ALNUM:
+                    j = k + 1
+                    continue
+                j = k
+                break
+        else:
+            run = _numeral_run(s, pos)
+            if run is None:
+                return None
+            values, j = [run[0]], run[1]
+        hit = _house_suffix(s, j)
+        kind = hit[1] if hit else ""
+        end = j + len(hit[0]) if hit else j
+        if not hit and not any(c.isdigit() for c in values[-1]):
+            return None  # bare letters are not a house number
+        self._assign_house(values, kind)
+        return end
+
+    def _assign_house(self, values: list[str], kind: str) -> None:
+        if len(values) >= 3 and kind in ("", "room", "number"):
+            self.put("building", values[0])
+            self.put("unit", values[1])
+            self.put("room", "-".join(values[2:]))
+            return
+        if len(values) == 2 and kind in ("", "room"):
+            self.put("building", values[0])
+            self.put("room", values[1])
+            return
+        value = "-".join(values)
+        after_road = self.last in ("road", "lane") and "number" not in self.found
+        if kind == "#":
+            kind = "number" if after_road else "building"
+        elif kind == "number" and "number" in self.found:
+            kind = "building"  # 8号3号: the second 号 numbers a building in the compound
+        elif kind == "":
+            kind = "number" if after_road else "room"
+        elif kind == "floor":
+            if value.isdigit():
+                self.last = "floor"
+                return  # 3楼 is a floor, implied by the room number; not kept
+            kind = "building"  # A楼
+        if kind != "ignore":
+            self.put(kind, value)
+
+
+def _clean(value: str) -> str:
+    """Drop leading zeros from pure numbers, upper-case building letters."""
+    if value.isdigit():
+        return str(int(value))
+    return value.upper()
+
+
+def parse_address(text: str) -> AddressParts:
+    """Split an address into parts.
+
+    Folds full-width characters and traditional script, turns Chinese numerals that
+    number a house (三号楼, 二单元, 十二弄, 一〇二室) into digits, and reads the
+    shorthand of housing records: ``12#楼``, ``3-2-302`` (building-unit-room) and a
+    trailing bare number as the room.  Floors (3楼, 5层) are dropped because the room
+    number carries them.  Text the scanner cannot place is left out rather than forced
+    into a wrong part; ``InvalidAddress`` is raised only when nothing is recognised.
+    """
+    s = _prepare(text)
+    if not s:
+        raise InvalidAddress("empty", "no address given")
+    found = _Scanner(s).run()
+    if not found:
+        raise InvalidAddress("unparseable", f"no address component in {len(s)} characters")
+    return AddressParts(**found)
+
+
+def normalize_address(text: str) -> str:
+    """Canonical text of an address: ``parse_address(text).normalized``."""
+    return parse_address(text).normalized
