@@ -22,12 +22,12 @@ offset advances like any other, so a partition never sticks.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar
 
+import msgspec
 from kafka.errors import KafkaError
 
 from adapters.contract import Extracted, Flush, Mapped, SourceUnavailable, Stream
@@ -37,6 +37,12 @@ from adapters.hotline.mapping import map_work_order, reject_unparsed
 log = logging.getLogger(__name__)
 
 StopCheck = Callable[[], bool]
+
+# msgspec parses UTF-8 bytes directly, in under half the CPU of ``json.loads`` of the decoded
+# text, and to the same dict. It refuses what JSON itself does not allow but Python's parser
+# takes (NaN, Infinity, a lone surrogate escape): such a message is quarantined as not JSON
+# instead of failing later in the schema or the store.
+_decode = msgspec.json.decode
 
 
 def _key(raw_key: bytes | None) -> str | None:
@@ -119,8 +125,8 @@ class WorkOrdersStream(Stream):
         raw = item.raw
         if isinstance(raw, bytes):
             try:
-                parsed = json.loads(raw.decode("utf-8"))
-            # Not UTF-8 (UnicodeDecodeError is a ValueError), not JSON, or nested too deep.
+                parsed = _decode(raw)
+            # Not UTF-8, not JSON (DecodeError is a ValueError), or nested too deep.
             except (ValueError, RecursionError):
                 raise reject_unparsed(raw, item.source_key) from None
             if not isinstance(parsed, dict):
