@@ -14,12 +14,13 @@ A good file is then loaded chunk by chunk (``rows_per_checkpoint`` rows):
    account) are handed to the engine as records; unchanged accounts never are — in a daily
    file nearly every row, which is why readings reach their throughput.
 
-When the file's last chunk is in, a final ``Flush`` commits the cursor with the file in it
-(``{"files": {name: sha256}}``, the last ``keep_processed``), and only after that commit
-the file moves to the archive. A crash before leaves the file in the inbox and the cursor
-without it: the next run reads it again, and the readings' unique key and the accounts'
-content hashes absorb the repetition. A crash after the commit but before the move leaves
-a file the cursor already names: it is archived without being read.
+The cursor with the file in it (``{"files": {name: sha256}}``, the last ``keep_processed``)
+commits with the file's last chunk when no candidate is left to follow it (the usual day:
+one transaction per file), else in one more checkpoint after the candidates; only after
+that commit does the file move to the archive. A crash before leaves the file in the
+inbox and the cursor without it: the next run reads it again, and the readings' unique key
+and the accounts' content hashes absorb the repetition. A crash after the commit but
+before the move leaves a file the cursor already names: it is archived without being read.
 
 The engine only commits at a ``Flush`` when a record is pending, and only calls
 ``on_checkpoint`` when it commits — hence the account handed over in step 2 (an unchanged
@@ -61,6 +62,10 @@ _Cursor = dict[str, Any]
 #: ReadingRow by account, the order the parse sorted its chunk in (see parsing): ``ready``
 #: and ``waiting`` rows are two ascending runs, which the sort merges.
 _index_order = operator.itemgetter(1)
+#: Files parsing ahead of the one loading: one with the worker, one queued that this
+#: process parses itself if it would otherwise wait (``ParseAhead``). Each parsed file
+#: waits as an unlinked spool on disk, not in memory.
+_AHEAD = 2
 
 
 class _Chunk:
@@ -119,7 +124,8 @@ class AccountsStream(Stream):
             if self.config.account_cache:
                 known[row[1]] = (fields, address)
             rows.append((kind, row[1], row[6], row[7], row[8], address, file))
-        rows.sort(key=_index_order)  # index order: appends to the index, no page splits
+        if chunk.waiting:  # two sorted runs to merge; ``ready`` alone is in order already
+            rows.sort(key=_index_order)  # index order: appends to the index, no page splits
         upsert_readings(session, rows)
         self.stats["readings"] += len(rows)
 
@@ -146,7 +152,7 @@ class AccountsStream(Stream):
                     self.stats["skipped"] += 1
                     continue
                 jobs.append(self._start(delivery))
-                while len(jobs) > 1:  # one file parses ahead while the one before loads
+                while len(jobs) > _AHEAD:
                     files = yield from self._finish(*jobs.popleft(), files)
             while jobs:
                 files = yield from self._finish(*jobs.popleft(), files)
@@ -192,21 +198,22 @@ class AccountsStream(Stream):
             return files
         except OSError as exc:
             raise SourceUnavailable(f"cannot read {delivery.name}: {exc.strerror}") from None
-        try:
-            last = yield from self._load(manifest, spool, position)
-        finally:
-            spool.close()
         files = dict(files)  # a new dict: a cursor handed to the engine is never changed
         files.pop(delivery.name, None)
         files[delivery.name] = manifest.sha256
         while len(files) > self.config.keep_processed:
             files.pop(next(iter(files)))
-        position = {"files": files}
-        if self._uncommitted == 0 and last is not None:
-            yield self._record(last, position, account_key(manifest.kind, last["account"]))
-        if self._uncommitted:
-            yield Flush(position)
-            self._check_committed()
+        done: _Cursor = {"files": files}
+        try:
+            last, committed = yield from self._load(manifest, spool, position, done)
+        finally:
+            spool.close()
+        if not committed:  # one more checkpoint, to commit ``done``
+            if self._uncommitted == 0 and last is not None:
+                yield self._record(last, done, account_key(manifest.kind, last["account"]))
+            if self._uncommitted:
+                yield Flush(done)
+                self._check_committed()
         self.inbox.archive(delivery)
         self.stats["files"] += 1
         log.info("utility file %s loaded: %d rows", delivery.name, spool.rows)
@@ -244,12 +251,17 @@ class AccountsStream(Stream):
         self.stats["rejected"] += 1
 
     def _load(
-        self, manifest: Manifest, spool: Spool, position: _Cursor
-    ) -> Generator[Extracted | Flush, None, dict[str, Any] | None]:
-        """Every chunk of a verified file; returns the last account payload seen."""
+        self, manifest: Manifest, spool: Spool, position: _Cursor, done: _Cursor
+    ) -> Generator[Extracted | Flush, None, tuple[dict[str, Any] | None, bool]]:
+        """Every chunk of a verified file; returns the last account payload seen and whether
+        ``done`` (the cursor naming the file) has committed.
+
+        The last chunk's checkpoint carries ``done`` when nothing can follow it (no
+        candidate left to compare with the store): one commit per file, not two.
+        """
         kind = manifest.kind
         last: dict[str, Any] | None = None
-        for good, bad in spool:
+        for index, (good, bad) in enumerate(spool, start=1):
             for number, code, reason, fields in bad:
                 raw = {"file": manifest.file, "row": number, "kind": kind, "fields": fields,
                        "problem": {"code": code, "reason": reason}}  # fmt: skip
@@ -269,9 +281,14 @@ class AccountsStream(Stream):
             self._chunk = chunk
             first = next(iter(chunk.candidates.values()), good[0])
             last = account_payload(kind, good[-1])
-            yield self._record(account_payload(kind, first), position, account_key(kind, first[1]))
-            yield Flush(position)  # on_checkpoint: look up the candidates, write readings
+            # The file's last checkpoint when no candidate can turn into a record after it:
+            # it commits the readings and the cursor naming the file in one transaction.
+            final = done if index == spool.chunks and not waiting else position
+            yield self._record(account_payload(kind, first), final, account_key(kind, first[1]))
+            yield Flush(final)  # on_checkpoint: look up the candidates, write readings
             self._check_committed()
+            if final is done:
+                return last, True
             for key, row in chunk.candidates.items():
                 stored = self._stored.get(key)
                 if row is not first and (
@@ -279,4 +296,4 @@ class AccountsStream(Stream):
                 ):
                     yield self._record(account_payload(kind, row), position, key)
             self._stored = {}
-        return last
+        return last, False
