@@ -139,9 +139,21 @@ def _condition(conn: Connection, field: SearchField, text: str) -> ColumnElement
             return None
         return _key_range(Person.name_pinyin, syllables)
     fragment = address_fragment(text, compact)
+    # The registered (户籍) address is looked at only when it is not the residential one
+    # (usually it is): a correlated scalar subquery, evaluated row by row after the cheap
+    # test, so the planner can neither probe it for every resident nor turn it into a scan
+    # of every address matching the fragment.
+    registered = (
+        select(_Registered.normalized)
+        .where(_Registered.id == Person.registered_address_id)
+        .scalar_subquery()
+    )
     return or_(
         _Residential.normalized.contains(fragment, autoescape=True),
-        _Registered.normalized.contains(fragment, autoescape=True),
+        and_(
+            Person.registered_address_id.is_distinct_from(Person.residential_address_id),
+            registered.contains(fragment, autoescape=True),
+        ),
     )
 
 
@@ -206,8 +218,6 @@ def search_persons(
             Person.grid_code,
             Person.status,
         ).outerjoin(_Residential, _Residential.id == Person.residential_address_id)
-        if chosen is SearchField.ADDRESS:
-            stmt = stmt.outerjoin(_Registered, _Registered.id == Person.registered_address_id)
         stmt = (
             stmt.where(
                 condition,

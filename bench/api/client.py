@@ -27,13 +27,20 @@ class Stats:
         self.latencies: list[float] = []
         self.errors = 0
         self.statuses: dict[str, int] = {}
+        # (started, seconds, request index): kept only when the plan asks for a trace, to
+        # tell a stall of the whole server (many requests slow at one moment) from a slow
+        # request (the same index slow whenever it is asked).
+        self.trace: list[tuple[float, float, int]] | None = None
 
-    def record(self, seconds: float, status: str, ok: bool) -> None:
+    def record(self, seconds: float, status: str, ok: bool, *, started: float = 0.0,
+               index: int = -1) -> None:  # fmt: skip
         self.statuses[status] = self.statuses.get(status, 0) + 1
         if ok:
             self.latencies.append(seconds)
         else:
             self.errors += 1
+        if self.trace is not None:
+            self.trace.append((started, seconds, index))
 
 
 def _quantile(values: list[float], q: float) -> float:
@@ -49,7 +56,7 @@ async def _http_worker(
 ) -> None:
     reader, writer = await asyncio.open_connection(HOST, port)
     try:
-        for path, token in plan:
+        for index, path, token in plan:
             if time.perf_counter() >= deadline or next(budget) >= limit:
                 return
             request = (
@@ -64,7 +71,13 @@ async def _http_worker(
                 if line[:15].lower() == b"content-length:":
                     length = int(line[15:])
             await reader.readexactly(length)
-            stats.record(time.perf_counter() - started, status, status == "200")
+            stats.record(
+                time.perf_counter() - started,
+                status,
+                status == "200",
+                started=started,
+                index=index,
+            )
     finally:
         writer.close()
 
@@ -74,7 +87,7 @@ async def _grpc_worker(
 ) -> None:
     import grpc
 
-    for uid, token in plan:
+    for _, uid, token in plan:
         if time.perf_counter() >= deadline or next(budget) >= limit:
             return
         started = time.perf_counter()
@@ -88,7 +101,7 @@ async def _grpc_worker(
 
 
 async def _run(plan: dict[str, Any]) -> Stats:
-    requests = [tuple(r) for r in plan["requests"]]
+    requests = [(i, *r) for i, r in enumerate(plan["requests"])]
     concurrency = int(plan["concurrency"])
     limit = int(plan["max_requests"])
     stats = Stats()
@@ -129,6 +142,8 @@ async def _run(plan: dict[str, Any]) -> Stats:
 
     if float(plan.get("warmup", 0)) > 0:
         await phase(float(plan["warmup"]), limit, Stats())
+    if plan.get("trace"):
+        stats.trace = []
     started = time.perf_counter()
     await phase(float(plan["duration"]), limit, stats)
     stats.elapsed = time.perf_counter() - started  # type: ignore[attr-defined]
@@ -146,6 +161,8 @@ def main(path: str) -> None:
             pass
     stats = asyncio.run(_run(plan))
     elapsed: float = stats.elapsed  # type: ignore[attr-defined]
+    if stats.trace is not None:
+        Path(plan["trace"]).write_text(json.dumps(stats.trace), encoding="utf-8")
     ok = stats.latencies
     print(
         json.dumps(

@@ -91,7 +91,9 @@ def make_api() -> FastAPI:
 
     _configure_logging(get_settings().log_level)
     durable = os.environ.get("GRIDHUB_DURABLE_READ_LOGS", "").lower() in {"1", "true", "yes"}
-    return create_app(get_settings(), ApiConfig(durable_read_logs=durable))
+    made = create_app(get_settings(), ApiConfig(durable_read_logs=durable))
+    _settle_heap()
+    return made
 
 
 @app.command("api")
@@ -195,7 +197,20 @@ def make_grpc_hub() -> Hub:
     from gridhub.settings import get_settings
 
     durable = os.environ.get("GRIDHUB_DURABLE_READ_LOGS", "").lower() in {"1", "true", "yes"}
-    return Hub.from_settings(get_settings(), ApiConfig(durable_read_logs=durable))
+    hub = Hub.from_settings(get_settings(), ApiConfig(durable_read_logs=durable))
+    _settle_heap()
+    return hub
+
+
+def _settle_heap() -> None:
+    """Take what start-up built (modules, the hub, compiled tables) out of the cyclic
+    collector's reach. A server process holds ~150k such objects; each full collection
+    walked them all — an ~90 ms pause for every request in flight on that process, measured
+    in the 1M-person benchmark's GET p99. Objects made later are collected as usual."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
 
 
 __all__ = ["WorkersOption", "app", "default_workers", "make_api", "make_grpc_hub"]

@@ -1,4 +1,5 @@
-"""The direct ``GET /api/v1/persons/{uid}`` answers exactly as the FastAPI route does.
+"""The direct ``GET /api/v1/persons/{uid}`` and plain searches answer exactly as the FastAPI
+routes do.
 
 Any query string sends the request through FastAPI (``?reveal=false`` means the same as
 none), so each case is asked both ways and the answers compared, problems included.
@@ -13,6 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 import audit
+from api.fast_path import search_params
 from tests.api.district import Seeded, Tokens, bearer, purpose
 
 ABSENT = "0" * 26
@@ -101,3 +103,67 @@ def test_anything_unusual_goes_through_the_framework(
     assert too_long.json()["code"] == "validation_error"
     lower = client.get(f"/api/v1/persons/{seeded.p1.lower()}", headers=bearer(tokens.w1))
     assert lower.status_code == 422
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        pytest.param({"q": "张"}, id="name"),
+        pytest.param({"q": "文三路", "by": "address", "limit": "1"}, id="address-page"),
+        pytest.param({"q": "13812345678", "by": "phone", "cursor": ""}, id="blank-cursor"),
+        pytest.param({"q": "王芳"}, id="outside-grid-finds-nothing"),
+        pytest.param({"q": " "}, id="blank-query-problem"),
+    ],
+)
+def test_a_plain_search_is_answered_as_the_framework_answers_it(
+    client: TestClient, tokens: Tokens, seeded: Seeded, params: dict[str, str]
+) -> None:
+    fast = client.get("/api/v1/persons", params=params, headers=bearer(tokens.w1))
+    slow = client.get(
+        "/api/v1/persons", params={**params, "reveal": "false"}, headers=bearer(tokens.w1)
+    )
+    if fast.status_code != 200:
+        _same_problem(fast, slow)
+        return
+    assert slow.status_code == 200
+    a, b = fast.json(), slow.json()
+    assert a == b
+    assert a["masked"] is True
+    assert fast.headers["cache-control"] == "no-store"
+
+
+def test_search_refusals_are_the_same_problems(client: TestClient, tokens: Tokens) -> None:
+    for headers in ({}, purpose(tokens.w1, "curiosity"), purpose(tokens.w1, "audit")):
+        fast = client.get("/api/v1/persons", params={"q": "张"}, headers=headers)
+        slow = client.get("/api/v1/persons", params={"q": "张", "reveal": "false"}, headers=headers)
+        assert fast.status_code in (401, 403, 422)
+        _same_problem(fast, slow)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        pytest.param(b"q=%E5%BC%A0&q=x", id="repeated"),
+        pytest.param(b"q=x&sort=uid", id="unknown-parameter"),
+        pytest.param(b"q=", id="empty-q"),
+        pytest.param(b"by=name", id="no-q"),
+        pytest.param(b"q=" + b"x" * 65, id="long-q"),
+        pytest.param(b"q=x&by=nickname", id="unknown-field"),
+        pytest.param(b"q=x&limit=0", id="limit-0"),
+        pytest.param(b"q=x&limit=101", id="limit-101"),
+        pytest.param(b"q=x&limit=%2B5", id="limit-signed"),
+        pytest.param(b"q=x&limit=05", id="limit-leading-zero"),
+        pytest.param(b"q=x&cursor=" + b"c" * 257, id="long-cursor"),
+        pytest.param(b"q=%FF", id="not-utf8"),
+    ],
+)
+def test_an_unusual_search_goes_through_the_framework(query: bytes) -> None:
+    assert search_params(query) is None
+
+
+def test_a_refused_search_parameter_is_the_routes_validation_error(
+    client: TestClient, tokens: Tokens
+) -> None:
+    r = client.get("/api/v1/persons", params={"q": "张", "limit": "0"}, headers=bearer(tokens.w1))
+    assert r.status_code == 422
+    assert r.json()["code"] == "validation_error"
