@@ -234,7 +234,7 @@ class Policy:
 
     def record_read(
         self,
-        session: Session,
+        session: Session | None,
         access: Access,
         *,
         operation: str,
@@ -244,7 +244,8 @@ class Policy:
         count: int = 0,
     ) -> None:
         """Log the read: queued to the group-committing appender before the data is returned,
-        or appended to the request's transaction (committed by the caller)."""
+        or appended to the request's transaction (committed by the caller); ``session`` may
+        be None only where reads are queued (a caller that holds no ORM session)."""
         if not self.log_reads:
             return
         object_refs: dict[str, Any] = {
@@ -256,6 +257,8 @@ class Policy:
         if self.reads is not None:
             self.reads.submit(_entry(access, Direction.READ, operation, object_refs, count, "ok"))
             return
+        if session is None:
+            raise ValueError("a durable read log is written in the request's session; none given")
         self._append(session, access, Direction.READ, operation, object_refs, count, "ok")
 
     def record_change(

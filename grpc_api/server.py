@@ -60,11 +60,17 @@ class RunningServer:
     health: health.HealthServicer
     _stop: threading.Event
     hub: Hub | None = None
+    services: tuple[object, ...] = ()
 
     def stop(self, grace: float | None = 1.0) -> None:
-        """Stop serving, then commit the read entries the calls queued (nothing lost)."""
+        """Stop serving, then commit the read entries the calls queued (nothing lost) and
+        hand back the connections services hold between calls."""
         self._stop.set()
         self.server.stop(grace).wait()
+        for service in self.services:
+            close = getattr(service, "close", None)
+            if close is not None:
+                close()
         if self.hub is not None:
             self.hub.flush_reads()
 
@@ -93,9 +99,12 @@ def build_server(
     )
     dispatcher = Dispatcher(hub)
     names = []
+    services = []
     for descriptor, implementation in SERVICES:
-        dispatcher.register(server, descriptor, implementation(hub))
+        service = implementation(hub)
+        dispatcher.register(server, descriptor, service)
         names.append(descriptor.full_name)
+        services.append(service)
     checker = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(checker, server)
     reflection.enable_server_reflection(
@@ -110,7 +119,7 @@ def build_server(
     stop = threading.Event()
     _watch_health(hub, checker, names, stop, health_interval)
     server.start()
-    return RunningServer(server, port, checker, stop, hub)
+    return RunningServer(server, port, checker, stop, hub, tuple(services))
 
 
 def _watch_health(

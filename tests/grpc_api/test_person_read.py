@@ -1,0 +1,145 @@
+"""The fast ``GetPerson`` (PostgreSQL) shows and logs exactly what the shared path does."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import psycopg
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+import grpc
+from api import ApiConfig, Hub
+from api.person_record import read_person
+from canonical_model import ExchangeLogEntry
+from grpc_api import RunningServer, convert
+from grpc_api.gen.gridhub.v1 import person_pb2, person_pb2_grpc
+from grpc_api.handlers import Call
+from grpc_api.person_read import PersonReader
+from tests.api.district import Seeded, Settings, Tokens, grpc_auth, logged_results
+from tests.grpc_api.test_services import (  # noqa: F401  (collected again here: on PostgreSQL)
+    test_get_person_masked_revealed_and_refused as test_get_person_on_postgresql,
+)
+
+pytestmark = pytest.mark.integration
+_ENTRY = ("direction", "counterpart", "actor_subject", "actor_role", "purpose", "operation")
+
+
+@pytest.fixture
+def store_url(pg_url: str) -> str:
+    return pg_url
+
+
+def _call(hub: Hub, token: str, purpose: str | None, rid: str) -> Call:
+    return Call(None, hub.verifier.verify(token), rid, purpose, "PersonService.GetPerson")
+
+
+def _shared(hub: Hub, call: Call, uid: str, reveal: bool) -> person_pb2.Person:
+    with hub.sessions() as session:
+        access = call.access(hub, session, reveal=reveal)
+        record = read_person(session, hub.policy, access, uid)
+        session.commit()
+    return convert.person(record)
+
+
+def _entry(hub: Hub, correlation_id: str) -> tuple[Any, ...]:
+    hub.flush_reads()
+    with hub.sessions() as s:
+        entry = s.scalars(
+            select(ExchangeLogEntry).where(ExchangeLogEntry.correlation_id == correlation_id)
+        ).one()
+    return (*(getattr(entry, name) for name in _ENTRY), entry.object_refs, entry.record_count)
+
+
+@pytest.mark.parametrize(
+    ("who", "purpose", "reveal", "person"),
+    [
+        pytest.param("w1", None, False, "p1", id="masked-head-with-hidden-member"),
+        pytest.param("w1", "welfare_visit", True, "p1", id="revealed"),
+        pytest.param("w1", "welfare_visit", False, "p2", id="purpose-masked"),
+        pytest.param("w4", None, False, "p3", id="other-grid"),
+        pytest.param("admin", "welfare_visit", True, "p3", id="community-revealed"),
+        pytest.param("operator", None, False, "p4", id="district-wide"),
+    ],
+)
+def test_fast_read_equals_the_shared_path(
+    hub: Hub,
+    tokens: Tokens,
+    seeded: Seeded,
+    who: str,
+    purpose: str | None,
+    reveal: bool,
+    person: str,
+) -> None:
+    assert PersonReader.applies(hub)
+    reader = PersonReader(hub)
+    token, uid = getattr(tokens, who), getattr(seeded, person)
+    try:
+        fast = reader.read(_call(hub, token, purpose, "fast"), uid, reveal)
+    finally:
+        reader.close()
+    shared = _shared(hub, _call(hub, token, purpose, "shared"), uid, reveal)
+    assert fast is not None  # the fast path served it, and
+    assert fast == shared  # showed the same, field for field,
+    assert _entry(hub, "fast") == _entry(hub, "shared")  # and logged the same
+
+
+@pytest.mark.parametrize(
+    ("who", "purpose", "reveal", "person"),
+    [
+        pytest.param("w1", None, False, "p3", id="outside-scope"),
+        pytest.param("w1", None, True, "p1", id="reveal-without-purpose"),
+        pytest.param("w1", "hotline_case", False, "p1", id="purpose-not-granted"),
+    ],
+)
+def test_refusals_are_left_to_the_shared_path(
+    hub: Hub,
+    tokens: Tokens,
+    seeded: Seeded,
+    who: str,
+    purpose: str | None,
+    reveal: bool,
+    person: str,
+) -> None:
+    reader = PersonReader(hub)
+    try:
+        call = _call(hub, getattr(tokens, who), purpose, "refused")
+        assert reader.read(call, getattr(seeded, person), reveal) is None
+        assert reader.read(call, "not-a-ulid", False) is None
+    finally:
+        reader.close()
+    assert logged_results(hub, "person.get") == []  # nothing logged: the shared path will
+
+
+def test_a_read_after_the_database_dropped_the_held_connections(
+    server: RunningServer, channel: grpc.Channel, tokens: Tokens, seeded: Seeded, hub: Hub
+) -> None:
+    """A restart kills the held connections; the next read is asked once more, not a 503."""
+    stub = person_pb2_grpc.PersonServiceStub(channel)
+    request = person_pb2.GetPersonRequest(uid=seeded.p1)
+    stub.GetPerson(request, metadata=grpc_auth(tokens.w1))
+    url = hub.sessions.kw["bind"].url
+    with psycopg.connect(
+        host=url.host, port=url.port, user=url.username, dbname=url.database, autocommit=True
+    ) as admin:
+        killed = admin.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchone()
+    assert killed is not None
+    assert killed[0] >= 1
+    again = stub.GetPerson(request, metadata=grpc_auth(tokens.w1))
+    assert (again.uid, again.masked) == (seeded.p1, True)
+    assert [r for r, _ in logged_results(hub, "person.get")] == ["ok", "ok"]
+
+
+def test_durable_read_logs_take_the_shared_path(
+    settings: Settings, sessions: sessionmaker[Session], api_config: ApiConfig
+) -> None:
+    """With durable read logs the entry belongs in the read's transaction: not here."""
+    durable = Hub.from_settings(
+        settings, replace(api_config, durable_read_logs=True), sessions=sessions
+    )
+    assert not PersonReader.applies(durable)
