@@ -46,6 +46,7 @@ FIELDS: Final = (
 
 FIELD_SET: Final = frozenset(FIELDS)
 MAX_SAFE_INT: Final = 2**53 - 1
+_ONLY_STR: Final = {str}
 
 _dumps = json.JSONEncoder(
     ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
@@ -79,6 +80,15 @@ _TEMPLATE: Final = (
     '"direction":%s,"object_refs":%s,"operation":%s,"payload_sha256":%s,"prev_hash":%s,'
     '"purpose":%s,"record_count":%d,"result":%s,"seq":%d}'
 )
+
+
+def refs_json(refs: Any) -> str:
+    """Canonical JSON text of ``object_refs`` already made plain by :func:`plain_json`.
+
+    The same text as :func:`canonical_json` (decoded), through the encoder built once: the
+    read log's flusher writes it for every entry while request threads wait for the GIL.
+    """
+    return _refs(refs)
 
 
 def canonical_json(obj: Any) -> bytes:
@@ -166,9 +176,14 @@ def plain_json(value: Any, path: str = "object_refs") -> Any:
         for key, item in value.items():
             if type(key) is not str or not key.isascii() or "\x00" in key:
                 raise ValueError(f"{path}: object keys must be ASCII strings")
-            out[key] = plain_json(item, path)
+            out[key] = item if item is None or type(item) is bool else plain_json(item, path)
         return out
     if kind is list or kind is tuple:
+        # The common case — a list of ids or field names — checked in C, not per element.
+        if value and set(map(type, value)) == _ONLY_STR:
+            if "\x00" in "".join(value):
+                raise ValueError(f"{path}: NUL character refused")
+            return list(value)
         return [plain_json(item, path) for item in value]
     if value is None or kind is bool:
         return value

@@ -33,9 +33,9 @@ from sqlalchemy.orm import Session, SessionTransaction, make_transient_to_detach
 from audit.canonical import (
     FIELDS,
     GENESIS,
-    canonical_json,
     entry_hash_of,
     plain_json,
+    refs_json,
     rfc3339,
 )
 from canonical_model import Direction, ExchangeLogEntry, utcnow
@@ -274,11 +274,11 @@ def chain_rows(
             fields["correlation_id"],
             prev_hash,
         ]
-        refs_json = canonical_json(values[8]).decode("utf-8")
-        digest = entry_hash_of(values, refs_json)
+        refs_text = refs_json(values[8])
+        digest = entry_hash_of(values, refs_text)
         when = now if at is None else at
         values[1] = f"{text_at[:10]} {text_at[11:26]}" if sqlite else when
-        values[8] = refs_json
+        values[8] = refs_text
         values.append(digest)
         rows.append(tuple(values))
         written.append((seq, when, prev_hash, digest))
@@ -311,7 +311,7 @@ def _validated(
     if not isinstance(refs, Mapping):
         raise TypeError("object_refs must be a mapping")
     return {
-        "direction": Direction(direction).value,
+        "direction": (direction if type(direction) is Direction else Direction(direction)).value,
         "counterpart": _text("counterpart", counterpart),
         "actor_subject": _text("actor_subject", actor_subject),
         "actor_role": _text("actor_role", actor_role),

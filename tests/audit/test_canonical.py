@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from audit.canonical import (
@@ -17,6 +17,7 @@ from audit.canonical import (
     entry_hash,
     payload_digest,
     plain_json,
+    refs_json,
     rfc3339,
 )
 
@@ -119,6 +120,37 @@ def test_plain_json_copies_and_refuses() -> None:
     for bad in ({"a": 1.0}, {1: "x"}, {"a": {1, 2}}, {"a": 2**53}):
         with pytest.raises(ValueError):
             plain_json(bad)
+
+
+def test_plain_json_lists_of_text_are_checked_whole() -> None:
+    """The all-text list shortcut refuses and copies exactly as the element-wise path."""
+    ids = ("01J0", "张三的网格")
+    copied = plain_json({"persons": ids, "fields": ["name"]})
+    assert copied == {"persons": list(ids), "fields": ["name"]}
+    assert type(copied["persons"]) is list
+    source = ["a", "b"]
+    assert plain_json(source) is not source
+    assert plain_json(["a", 1, None]) == ["a", 1, None]
+
+    class Text(str):
+        pass
+
+    for bad in (["a", "b\x00"], ["a", Text("b")], ["a", 1.5]):
+        with pytest.raises(ValueError):
+            plain_json({"persons": bad})
+
+
+@given(object_refs=refs)
+def test_refs_json_is_canonical_json(object_refs: dict[str, object]) -> None:
+    """What the flusher stores and hashes for ``object_refs`` is the canonical JSON."""
+    try:
+        plain = plain_json(object_refs)
+    except ValueError:  # NUL characters: refused before anything is stored
+        assume(False)
+    assert refs_json(plain) == canonical_json(plain).decode("utf-8")
+    assert refs_json(plain) == json.dumps(
+        plain, ensure_ascii=False, sort_keys=True, separators=(",", ":")
+    )
 
 
 def test_payload_digest_forms() -> None:
