@@ -16,9 +16,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from canonical_model import Person, PersonStatus, SourceRecord, SourceRecordHistory
@@ -38,13 +38,31 @@ from resolution.profile import Profile, load_profile
 from resolution.state import active_model, advance, watermark
 from resolution.store import AUTOMATIC_ACTOR, follow_person, link_dependents, resolve_store
 from resolution.store_golden import refresh_persons
-from resolution.store_index import StoreBackend, index_record, unindex_record
+from resolution.store_index import StoreBackend, raw_rows, reindex_records
 from resolution.store_read import canonical_columns, is_dependent
 
-__all__ = ["Placement", "index_records", "place_record", "resolve_incremental"]
+__all__ = [
+    "Pending",
+    "Placement",
+    "index_records",
+    "pending_records",
+    "place_record",
+    "resolve_incremental",
+]
 
 HISTORY_OVERLAP = 1_000
 _SUBJECT = SourceRecord.canonical[("facts", "subject", "source_key")].as_string()
+
+
+@dataclass
+class Pending:
+    """A record waiting to be placed: the four columns placing it reads, not an ORM
+    object (a batch would otherwise build, track and flush hundreds of them)."""
+
+    id: int
+    version: int
+    person_id: int | None
+    canonical: dict[str, Any]
 
 
 @dataclass
@@ -79,10 +97,19 @@ def _work(session: Session, history_mark: int, limit: int) -> list[int]:
 
 
 def _new_person(session: Session) -> int:
-    person = Person(status=PersonStatus.ACTIVE)
-    session.add(person)
-    session.flush()
-    return person.id
+    """A person row with nothing but its defaults: the golden refresh fills it in (a Core
+    insert: no ORM object to build, track and flush for a row nobody reads here)."""
+    table = cast(Table, Person.__table__)
+    return int(
+        session.execute(
+            insert(table).returning(table.c.id), {"status": PersonStatus.ACTIVE}
+        ).scalar_one()
+    )
+
+
+def _link(session: Session, record: Pending, person: int) -> None:
+    raw_rows(session, "UPDATE source_record SET person_id = ? WHERE id = ?", [person, record.id])
+    record.person_id = person
 
 
 def _must_partner(session: Session, record_id: int) -> int | None:
@@ -138,23 +165,19 @@ def _open_review(session: Session, index: PersonIndex, record_id: int, result: M
 
 
 def index_records(
-    session: Session, profile: Profile, records: Sequence[SourceRecord]
+    session: Session, profile: Profile, records: Sequence[Pending]
 ) -> dict[int, dict[str, str | None]]:
     """Index a batch before placing any of it, so every placement in the batch scores with
     the term counts a full run over the same records would use."""
-    out = {}
-    for record in records:
-        values = normalise_record(profile, canonical_columns(record.canonical))
-        unindex_record(session, record.id)
-        index_record(session, profile, record.id, record.version, values)
-        out[record.id] = values
+    out = {r.id: normalise_record(profile, canonical_columns(r.canonical)) for r in records}
+    reindex_records(session, profile, [(r.id, r.version, out[r.id]) for r in records])
     return out
 
 
 def place_record(
     session: Session,
     index: PersonIndex,
-    record: SourceRecord,
+    record: Pending,
     values: Mapping[str, str | None],
     *,
     automatic_merges: bool = True,
@@ -180,8 +203,8 @@ def place_record(
         decision = result.decision
         if result.decision == "review":
             _open_review(session, index, record.id, result)
-    record.person_id = target
-    session.flush()
+    if target != old:
+        _link(session, record, target)
     touched.add(target)
     if (
         old is not None
@@ -238,13 +261,16 @@ def _auto_merge(session: Session, profile: Profile, other: int, target: int) -> 
     return {b.id}
 
 
-def _records(session: Session, work: list[int], start: int, size: int) -> list[SourceRecord]:
-    rows = session.scalars(
-        select(SourceRecord)
-        .where(SourceRecord.id.in_(work[start : start + size]))
+def pending_records(session: Session, ids: Sequence[int]) -> list[Pending]:
+    """The person-bearing records among ``ids``, as placing them reads them."""
+    rows = session.execute(
+        select(
+            SourceRecord.id, SourceRecord.version, SourceRecord.person_id, SourceRecord.canonical
+        )
+        .where(SourceRecord.id.in_(list(ids)))
         .order_by(SourceRecord.id)
-    ).all()
-    return [r for r in rows if not is_dependent(r.canonical)]
+    )
+    return [Pending(*row) for row in rows if not is_dependent(row.canonical)]
 
 
 def resolve_incremental(
@@ -271,12 +297,20 @@ def resolve_incremental(
     values: dict[int, dict[str, str | None]] = {}
     for start in range(0, len(work), batch_size):
         with transaction(factory) as session:
-            values.update(index_records(session, prof, _records(session, work, start, batch_size)))
+            values.update(
+                index_records(
+                    session, prof, pending_records(session, work[start : start + batch_size])
+                )
+            )
+    backend: StoreBackend | None = None
     for start in range(0, len(work), batch_size):
         with transaction(factory) as session:
-            index = PersonIndex(StoreBackend(session, prof, model))
+            backend = (
+                StoreBackend(session, prof, model) if backend is None else backend.bind(session)
+            )
+            index = PersonIndex(backend)
             touched: set[int] = set()
-            for record in _records(session, work, start, batch_size):
+            for record in pending_records(session, work[start : start + batch_size]):
                 placed = place_record(session, index, record, values[record.id])
                 counts[placed.decision] = counts.get(placed.decision, 0) + 1
                 touched |= placed.touched

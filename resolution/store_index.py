@@ -14,11 +14,12 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Table, delete, insert, select
+from sqlalchemy import Table, delete, select
 from sqlalchemy.orm import Session
 
 from canonical_model.resolution_state import (
@@ -40,10 +41,10 @@ __all__ = [
     "StoreBackend",
     "block_keys",
     "freeze_terms",
-    "index_record",
+    "raw_rows",
     "rebuild_index",
+    "reindex_records",
     "tf_features",
-    "unindex_record",
 ]
 
 _IN = 500  # ids per IN (...) list
@@ -54,12 +55,18 @@ def tf_features(profile: Profile) -> list[str]:
     return sorted({lv.key for c in profile.comparisons for lv in c.levels if lv.tf})
 
 
-def _block_hash(rule: int, side: str, values: Sequence[str]) -> int:
+@lru_cache(maxsize=1 << 16)
+def _block_hash(rule: int, side: str, values: tuple[str, ...]) -> int:
+    """Cached: a placement hashes the same keys to index the record and to look up its
+    candidates, and common values (a street, a surname) come back with every newcomer."""
     return stable_hash("block", rule, side, *values)
 
 
 def _term_hash(feature: str, value: str | None) -> int:
     return stable_hash("term", feature, value)
+
+
+_term_key = lru_cache(maxsize=1 << 16)(_term_hash)  # the per-placement path's, cached
 
 
 def block_keys(profile: Profile, values: Values) -> list[int]:
@@ -168,7 +175,7 @@ def _block_rows(
             hashes = np.zeros(int(distinct.max()) + 1, dtype=np.int64)
             for key, row in zip(distinct.tolist(), rows[first].tolist(), strict=True):
                 parts = [str(table[f].values[table[f].codes[row]]) for f in feats]
-                hashes[key] = _block_hash(k, side, parts)
+                hashes[key] = stable_hash("block", k, side, *parts)  # once each: no cache
             all_keys.append(hashes[keys[rows]])
             all_ids.append(store.record_id[rows])
     if not all_keys:
@@ -209,36 +216,51 @@ def freeze_terms(session: Session, profile: Profile, store: StoreTable) -> None:
         feat.frozen_total = int(found.get(total_key, 0)) or int(feat.counts.sum())
 
 
-def unindex_record(session: Session, record_id: int) -> None:
-    """Take a record's old version out of the index before its new one goes in."""
-    session.execute(delete(ResolutionBlock).where(ResolutionBlock.source_record_id == record_id))
-    session.execute(delete(ResolutionEntry).where(ResolutionEntry.source_record_id == record_id))
+def raw_rows(session: Session, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """Run ``sql`` (``?`` marks) on the session's connection, straight at the driver.
+
+    The hot path of every placement: SQLAlchemy's statement machinery (coercion, cache
+    keys, result objects) costs several times what an indexed lookup costs SQLite, so the
+    few statements a placement needs skip it.  Pending ORM changes are flushed first, so
+    the statement sees everything the transaction did."""
+    session.flush()
+    raw = session.connection().connection.dbapi_connection
+    assert raw is not None
+    if session.get_bind().dialect.paramstyle != "qmark":
+        sql = sql.replace("?", "%s")
+    cur = raw.cursor()
+    try:
+        cur.execute(sql, tuple(params))
+        return list(cur.fetchall()) if cur.description is not None else []
+    finally:
+        cur.close()
 
 
-def index_record(
-    session: Session, profile: Profile, record_id: int, version: int, values: Values
-) -> bool:
-    """Index one record's features; returns whether it is matchable at all."""
-    sufficient = is_sufficient(profile, values)
-    features = [values.get(f.name) for f in profile.features]
-    session.execute(
-        insert(ResolutionEntry),
-        [
-            {
-                "source_record_id": record_id,
-                "version": version,
-                "sufficient": sufficient,
-                "features": features,
-            }
-        ],
-    )
-    if sufficient:
-        keys = sorted(set(block_keys(profile, values)))
-        if keys:
-            session.execute(
-                insert(ResolutionBlock), [{"key": k, "source_record_id": record_id} for k in keys]
-            )
-    return sufficient
+def reindex_records(
+    session: Session, profile: Profile, records: Sequence[tuple[int, int, Values]]
+) -> dict[int, bool]:
+    """Replace the index rows of (record id, version, values): old version out, new in,
+    in four statements whatever the number of records; returns which are matchable."""
+    out: dict[int, bool] = {}
+    entries: list[tuple[Any, ...]] = []
+    blocks: set[tuple[int, int]] = set()
+    for record_id, version, values in records:
+        sufficient = out[record_id] = is_sufficient(profile, values)
+        entries.append(
+            (record_id, version, sufficient, [values.get(f.name) for f in profile.features])
+        )
+        if sufficient:
+            blocks.update((k, record_id) for k in block_keys(profile, values))
+    ids = sorted(out)
+    for start in range(0, len(ids), _IN):
+        chunk = ids[start : start + _IN]
+        marks = ", ".join("?" * len(chunk))
+        for table in ("resolution_block", "resolution_entry"):
+            raw_rows(session, f"DELETE FROM {table} WHERE source_record_id IN ({marks})", chunk)
+    columns = ("source_record_id", "version", "sufficient", "features")
+    insert_tuples(session, _table(ResolutionEntry), columns, entries)
+    insert_tuples(session, _table(ResolutionBlock), ("key", "source_record_id"), sorted(blocks))
+    return out
 
 
 class StoreBackend:
@@ -256,54 +278,44 @@ class StoreBackend:
         self._terms: dict[int, int] = {}
         self._tf = tf_features(profile)
         self._names = [f.name for f in profile.features]
-        paramstyle = session.get_bind().dialect.paramstyle
-        self._mark = "?" if paramstyle == "qmark" else "%s"
+
+    def bind(self, session: Session) -> StoreBackend:
+        """Answer from ``session`` from now on: a worker keeps one index (and its cache
+        of term counts, frozen with the model) across the transactions it runs."""
+        self.session = session
+        return self
 
     def _query(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-        self.session.flush()
-        raw = self.session.connection().connection.dbapi_connection
-        assert raw is not None
-        cur = raw.cursor()
-        try:
-            cur.execute(sql.replace("?", self._mark), tuple(params))
-            return list(cur.fetchall())
-        finally:
-            cur.close()
+        return raw_rows(self.session, sql, params)
 
     def _marks(self, n: int) -> str:
         return ", ".join("?" * n)
 
     def candidates(self, values: Values, exclude: int | None) -> list[IndexedRecord]:
+        """Records sharing a block with ``values``, with their features and person, in one
+        statement.  A block over the size cap is skipped; whether it is over is asked with
+        an ``OFFSET`` probe, so an oversized block costs one index seek, not a count of
+        its rows (blocks grow with the population)."""
         keys = sorted(set(_lookup_keys(self.profile, values)))
         self._prefetch_terms(values)
         if not keys:
             return []
-        marks = self._marks(len(keys))
-        sizes = self._query(
-            f"SELECT key, COUNT(*) FROM resolution_block WHERE key IN ({marks}) GROUP BY key", keys
+        rows = ", ".join("(?)" for _ in keys)
+        found = self._query(
+            f"WITH k(key) AS (VALUES {rows}) "
+            "SELECT e.source_record_id, e.features, s.person_id FROM resolution_entry e "
+            "JOIN source_record s ON s.id = e.source_record_id "
+            "WHERE e.source_record_id IN (SELECT b.source_record_id FROM resolution_block b "
+            "JOIN k ON b.key = k.key WHERE NOT EXISTS (SELECT 1 FROM resolution_block c "
+            "WHERE c.key = k.key LIMIT 1 OFFSET ?))",
+            [*keys, self.profile.max_block_size],
         )
-        usable = [k for k, n in sizes if n <= self.profile.max_block_size]
-        if not usable:
-            return []
-        rows = self._query(
-            "SELECT DISTINCT source_record_id FROM resolution_block "
-            f"WHERE key IN ({self._marks(len(usable))})",
-            usable,
-        )
-        ids = sorted({int(r[0]) for r in rows} - {exclude})
         out = []
-        for start in range(0, len(ids), _IN):
-            chunk = ids[start : start + _IN]
-            for rid, features, person in self._query(
-                "SELECT e.source_record_id, e.features, s.person_id FROM resolution_entry e "
-                "JOIN source_record s ON s.id = e.source_record_id "
-                f"WHERE e.source_record_id IN ({self._marks(len(chunk))})",
-                chunk,
-            ):
-                if person is not None:
-                    feats = json.loads(features) if isinstance(features, str) else features
-                    values_of = dict(zip(self._names, feats, strict=True))
-                    out.append(IndexedRecord(int(rid), str(person), values_of))
+        for rid, features, person in sorted(found, key=lambda row: int(row[0])):
+            if person is not None and rid != exclude:
+                feats = json.loads(features) if isinstance(features, str) else features
+                values_of = dict(zip(self._names, feats, strict=True))
+                out.append(IndexedRecord(int(rid), str(person), values_of))
         return out
 
     def _prefetch_terms(self, values: Values) -> None:
@@ -311,7 +323,7 @@ class StoreBackend:
         for name in self._tf:
             value = values.get(name)
             if value is not None:
-                keys += [_term_hash(name, value), _term_hash(name, None)]
+                keys += [_term_key(name, value), _term_key(name, None)]
         wanted = [k for k in keys if k not in self._terms]
         if wanted:
             marks = self._marks(len(wanted))
@@ -326,7 +338,7 @@ class StoreBackend:
             self._terms.clear()
 
     def term_share(self, feature: str, value: str) -> float:
-        key, total = _term_hash(feature, value), _term_hash(feature, None)
+        key, total = _term_key(feature, value), _term_key(feature, None)
         if key not in self._terms or total not in self._terms:
             self._prefetch_terms({feature: value})
         return max(self._terms[key], 1) / max(self._terms[total], 1)
