@@ -19,7 +19,6 @@ import json
 import multiprocessing as mp
 import os
 import pickle
-import random
 import resource
 import shutil
 import sys
@@ -31,6 +30,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from bench.resolution.district_report import markdown, row
 
@@ -76,11 +77,26 @@ def _measured(fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
 
 
 # --- phases (each runs in its own process) ------------------------------------------------
-def prepare(persons: int, seed: int, holdout: int, work: Path) -> dict[str, Any]:
-    """Generate the district and store its records; keep ``holdout`` of them back."""
+def prepare(
+    persons: int, seed: int, holdout: int, work: Path, frame: bool = True
+) -> dict[str, Any]:
+    """Generate the district and store its records; keep ``holdout`` of them back.
+
+    Rows stream from the generator to the store in chunks, so memory does not grow with
+    the district: the truth is an int per record (``truth.npy``, in insertion order, so
+    record ids line up with it).  ``frame`` also writes the records as a data frame for
+    the in-memory runs (engine, Splink), which only run at sizes where it fits.
+    """
     import pandas as pd
 
-    from bench.resolution.district_records import canonical_of, district_rows, insert_rows_of
+    from bench.resolution.district_records import (
+        CompactTruth,
+        HoldOut,
+        canonical_of,
+        chunked,
+        district_rows,
+        insert_rows_of,
+    )
     from canonical_model.store import make_engine, session_factory, transaction, upgrade
     from resolution.store_read import canonical_columns
     from simulators.district import District
@@ -89,32 +105,41 @@ def prepare(persons: int, seed: int, holdout: int, work: Path) -> dict[str, Any]
     db = work / "store.db"
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
+    for stale in ("records.pkl", "truth.pkl"):
+        (work / stale).unlink(missing_ok=True)
     start = time.perf_counter()
-    rows = list(district_rows(District(persons, seed)))
-    random.Random(seed).shuffle(rows)
-    kept, held = rows[holdout:], rows[:holdout]
+    split = HoldOut(holdout, seed)
+    truth = CompactTruth()
+    frames: list[pd.DataFrame] = []
     engine = make_engine(f"sqlite:///{db}")
     upgrade(engine)
     with transaction(session_factory(engine)) as s:
-        insert_rows_of(s, kept)
+        for batch in chunked(split.kept(district_rows(District(persons, seed))), 20_000):
+            insert_rows_of(s, batch, start=len(truth.labels))
+            for r in batch:
+                truth.add(r.person_key)
+            if frame:
+                frames.append(
+                    pd.DataFrame(
+                        {"source": r.source, "source_key": r.source_key}
+                        | canonical_columns(canonical_of(r))
+                        for r in batch
+                    )
+                )
     engine.dispose()
-    frame = pd.DataFrame(
-        {"source": r.source, "source_key": r.source_key, **canonical_columns(canonical_of(r))}
-        for r in kept
-    )
-    frame.to_pickle(work / "records.pkl")
-    with (work / "truth.pkl").open("wb") as fh:
-        pickle.dump([r.person_key for r in kept], fh)
+    if frame:
+        pd.concat(frames, ignore_index=True).to_pickle(work / "records.pkl")
+    np.save(work / "truth.npy", np.frombuffer(truth.labels, dtype=np.int64))
+    held = split.held
     with (work / "holdout.pkl").open("wb") as fh:
         pickle.dump(held, fh)
     seconds = time.perf_counter() - start
     shutil.copyfile(db, work / "fresh.db")  # every store run starts from this copy
-    return {"records": len(kept), "held_out": len(held), "seconds": seconds}
+    return {"records": len(truth.labels), "held_out": len(held), "seconds": seconds}
 
 
 def store_run(work: Path) -> dict[str, Any]:
     """gridhub full resolution over the store, then the outcome read back per record."""
-    import pandas as pd
     from sqlalchemy import select
 
     from canonical_model import SourceRecord
@@ -132,24 +157,16 @@ def store_run(work: Path) -> dict[str, Any]:
         summary = resolve_store(s)
     seconds = time.perf_counter() - start
     with factory() as s:
-        got = {
-            (src, key): (pid, ok)
-            for src, key, pid, ok in s.execute(
-                select(
-                    SourceRecord.source,
-                    SourceRecord.source_key,
-                    SourceRecord.person_id,
-                    ResolutionEntry.sufficient,
-                ).join(ResolutionEntry, ResolutionEntry.source_record_id == SourceRecord.id)
-            )
-        }
+        outcome = s.execute(
+            select(SourceRecord.person_id, ResolutionEntry.sufficient)
+            .outerjoin(ResolutionEntry, ResolutionEntry.source_record_id == SourceRecord.id)
+            .order_by(SourceRecord.id)
+        ).all()
     engine.dispose()
-    frame = pd.read_pickle(work / "records.pkl")
-    keys = list(zip(frame["source"], frame["source_key"], strict=True))
     return {
         "seconds": seconds,
-        "labels": [got[k][0] for k in keys],
-        "resolvable": [bool(got[k][1]) for k in keys],
+        "labels": [pid for pid, _ in outcome],  # record ids follow ``truth.npy``
+        "resolvable": [bool(ok) for _, ok in outcome],
         "summary": {k: v for k, v in summary.items() if k != "golden"},
     }
 
@@ -232,16 +249,17 @@ def run_district(
     doc: dict[str, Any] = {}
     for size in sizes:
         size_work = work / str(size)
-        if reuse and (size_work / "fresh.db").exists() and (size_work / "truth.pkl").exists():
+        in_memory = size in engine or size in splink
+        ready = (size_work / "fresh.db").exists() and (size_work / "truth.npy").exists()
+        if reuse and ready and (not in_memory or (size_work / "records.pkl").exists()):
             print(f"{size}: reusing the district stored in {size_work}", file=sys.stderr)
         else:
-            prep = _child(prepare, size, seed, holdout, size_work)
+            prep = _child(prepare, size, seed, holdout, size_work, in_memory)
             print(
                 f"{size}: {prep['records']} records stored in {prep['seconds']:.0f} s",
                 file=sys.stderr,
             )
-        with (size_work / "truth.pkl").open("rb") as fh:
-            truth = pickle.load(fh)
+        truth = np.load(size_work / "truth.npy").tolist()
         store = _child(store_run, size_work)
         mask = store["resolvable"]
         rows.append(row(size, "gridhub (store, full run)", store, truth, mask))

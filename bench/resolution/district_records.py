@@ -9,10 +9,14 @@ bulk-inserted.  The truth (``person_key``) goes to a side list, never into the s
 from __future__ import annotations
 
 import hashlib
+import heapq
 import json
+import random
+from array import array
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import islice
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -22,7 +26,16 @@ from canonical_model import SourceRecord
 from resolution.bulk import insert_rows
 from simulators.district import SOURCES, District, SourceRow
 
-__all__ = ["HUKOU_STATUS", "canonical_of", "district_rows", "insert_rows_of", "to_record"]
+__all__ = [
+    "HUKOU_STATUS",
+    "CompactTruth",
+    "HoldOut",
+    "canonical_of",
+    "chunked",
+    "district_rows",
+    "insert_rows_of",
+    "to_record",
+]
 
 HUKOU_STATUS = {"正常": "active", "迁出": "moved_out", "死亡": "deceased", "死亡注销": "deceased"}
 _CATEGORY_TAG = {
@@ -148,3 +161,70 @@ def insert_rows_of(
             yield to_record(row, serial)
 
     return insert_rows(session, SourceRecord.__table__, records())  # type: ignore[arg-type]
+
+
+def chunked(rows: Iterable[SourceRow], size: int) -> Iterator[list[SourceRow]]:
+    it = iter(rows)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+class HoldOut:
+    """Streams rows in locally shuffled chunks and keeps back ``count`` of them, chosen
+    uniformly over the whole district in one pass (flat memory at a million persons).
+
+    The held rows are the ``count`` with the lowest seeded hash (a bottom-k sample): a max
+    heap keeps the lowest seen so far, and a row pushed out of it can never be held, so it
+    is passed on then.  Shuffling within chunks mixes the sources' rows as they would
+    arrive at a hub, without holding the district in memory for a global shuffle.
+    """
+
+    def __init__(self, count: int, seed: int, chunk: int = 20_000) -> None:
+        self.count = count
+        self.seed = seed
+        self.chunk = chunk
+        self._heap: list[tuple[int, int, SourceRow]] = []  # (-hash, serial, row)
+
+    def _hash(self, row: SourceRow) -> int:
+        text = f"{self.seed}:{row.source}:{row.source_key}".encode()
+        return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "big")
+
+    def kept(self, rows: Iterable[SourceRow]) -> Iterator[SourceRow]:
+        """Every row not held out; ``held`` is complete once this is exhausted."""
+        rng = random.Random(self.seed)
+        heap = self._heap
+        serial = 0
+        for batch in chunked(rows, self.chunk):
+            rng.shuffle(batch)
+            for row in batch:
+                serial += 1
+                if not self.count:
+                    yield row
+                    continue
+                entry = (-self._hash(row), serial, row)
+                if len(heap) < self.count:
+                    heapq.heappush(heap, entry)
+                elif entry > heap[0]:  # a lower hash than the highest held one
+                    yield heapq.heapreplace(heap, entry)[2]
+                else:
+                    yield row
+
+    @property
+    def held(self) -> list[SourceRow]:
+        """The held-out rows, lowest hash first (a fixed order for a fixed seed)."""
+        return [row for _, _, row in sorted(self._heap, reverse=True)]
+
+
+@dataclass
+class CompactTruth:
+    """Each stored record's true person as an int, in insertion order: residents
+    (``P00000042``) by their serial, outside callers (``X…``, few) by a negative label."""
+
+    labels: array[int] = field(default_factory=lambda: array("q"))
+    _outsiders: dict[str, int] = field(default_factory=dict)
+
+    def add(self, person_key: str) -> None:
+        if person_key.startswith("P"):
+            self.labels.append(int(person_key[1:]))
+        else:
+            self.labels.append(-self._outsiders.setdefault(person_key, len(self._outsiders) + 1))
