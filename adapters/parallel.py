@@ -28,7 +28,7 @@ from typing import Any
 
 from adapters.contract import Extracted, Mapped, RecordRejected
 
-__all__ = ["PageMapper", "Result", "map_records", "mapped"]
+__all__ = ["PageMapper", "Result", "init_worker", "map_records", "mapped"]
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,8 @@ def _watch_parent(parent: int) -> None:
     os._exit(0)
 
 
-def _init_worker(parent: int) -> None:
+def init_worker(parent: int) -> None:
+    """A worker's initializer (every adapter's): it ignores Ctrl-C and leaves with its parent."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
 
@@ -106,7 +107,7 @@ class PageMapper:
                 self._pool = ProcessPoolExecutor(
                     max_workers=self.workers,
                     mp_context=multiprocessing.get_context("fork"),
-                    initializer=_init_worker,
+                    initializer=init_worker,
                     initargs=(os.getpid(),),
                 )
             future = self._pool.submit(fn, *args)

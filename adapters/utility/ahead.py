@@ -19,32 +19,20 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-import signal
 import tempfile
 import threading
-import time
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from multiprocessing import reduction
 from pathlib import Path
 from typing import Any
 
+from adapters.parallel import init_worker
 from adapters.utility.parsing import FileRejected, Spool, parse_file
 
 __all__ = ["ParseAhead", "Parsing"]
 
 log = logging.getLogger(__name__)
-
-
-def _watch_parent(parent: int) -> None:
-    while os.getppid() == parent:
-        time.sleep(0.5)
-    os._exit(0)
-
-
-def _init_worker(parent: int) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
 
 
 def _parse(path: str, options: dict[str, Any]) -> tuple[Any, ...]:
@@ -152,7 +140,7 @@ class ParseAhead:
                 self._pool = ProcessPoolExecutor(
                     max_workers=1,
                     mp_context=multiprocessing.get_context("fork"),
-                    initializer=_init_worker,
+                    initializer=init_worker,
                     initargs=(os.getpid(),),
                 )
         except (OSError, RuntimeError) as exc:  # no worker: parse inline from now on

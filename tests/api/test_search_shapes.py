@@ -3,8 +3,6 @@ the grid's index (migration 0011)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from sqlalchemy import Engine, text
 
@@ -16,24 +14,6 @@ from identity import Principal, Role
 
 GRID = "330106001001001"
 OTHER_GRID = "330106001001002"
-
-
-@pytest.fixture(
-    params=[
-        pytest.param("sqlite", id="sqlite"),
-        pytest.param("postgresql", id="postgresql", marks=pytest.mark.integration),
-    ]
-)
-def store_url(request: pytest.FixtureRequest) -> str:
-    name = "sqlite_url" if request.param == "sqlite" else "pg_url"
-    return str(request.getfixturevalue(name))
-
-
-@pytest.fixture
-def engine(store_url: str) -> Iterator[Engine]:
-    eng = make_engine(store_url)
-    yield eng
-    eng.dispose()
 
 
 @pytest.fixture
