@@ -11,7 +11,9 @@ Writes ``latest.json``, ``latest.md``, ``throughput.png`` and ``latency.png`` to
 ``bench/results/`` (``--results-dir``); each benchmark's own output and log stay under
 ``var/bench/report/<mode>/``. A full run of every benchmark also rewrites the README table.
 With ``--only``, the other benchmarks' figures are kept from the previous report of the
-same mode, each with its own date and load.
+same mode, each with its own date, load, commit and calibration, but only if their
+calibration is within 15 % of this run's (``--allow-mixed-machines`` keeps them anyway):
+machines of one type were seen to run Python ~1.7x apart.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.report import assemble, charts, readme, registry, runner, table
+from bench.report import assemble, charts, conditions, readme, registry, runner, table
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -89,9 +91,11 @@ def rebuild(previous: dict[str, Any], work: Path) -> dict[str, Any]:
             continue
         fields = {k: v for k, v in summary.items() if k in runner.BenchRun.__dataclass_fields__}
         run = runner.BenchRun(**fields)
+        own = [f for f in previous["figures"] if f.get("benchmark") == run.name]
         if run.date is None:  # a report written before runs carried their date
-            dated = [f["date"] for f in previous["figures"] if f.get("benchmark") == run.name]
-            run.date = dated[0] if dated else None
+            run.date = own[0].get("date") if own else None
+        if run.git_commit is None and own:  # ... or their commit (a merge kept the figure's)
+            run.git_commit = own[0].get("git_commit")
         if run.status == "ok":
             run.output = json.loads((work / mode / f"{run.name}.json").read_text("utf-8"))
         runs.append(run)
@@ -110,6 +114,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--rebuild", action="store_true", help="re-read the last run's outputs, run nothing"
+    )
+    parser.add_argument(
+        "--allow-mixed-machines",
+        action="store_true",
+        help="with --only, keep older figures even if their calibration is >15%% off this run's",
     )
     parser.add_argument("--results-dir", type=Path, default=RESULTS)
     parser.add_argument("--work-dir", type=Path, default=WORK, help="benchmark outputs and logs")
@@ -138,14 +147,30 @@ def main(argv: list[str] | None = None) -> int:
     except KeyError as exc:
         parser.error(str(exc.args[0]))
     mode = "quick" if args.quick else "full"
+    previous = json.loads(latest.read_text(encoding="utf-8")) if latest.exists() else None
+    same_mode = previous is not None and previous.get("mode") == mode
+    if args.only and previous is not None and same_mode and not args.allow_mixed_machines:
+        now, _ = conditions.calibration()  # refuse before the run rather than after it
+        reason = assemble.mixed_machines(previous, now, {b.name for b in benches})
+        if reason is not None:
+            print(f"python -m bench: {reason}", file=sys.stderr)
+            return 2
     if mode == "full":
         _say(budget(benches))
     started = datetime.now(UTC)
     runs = runner.run_all(benches, mode, args.work_dir / mode, progress=_say)
     report = assemble.build(benches, runs, mode, started=started)
-    previous = json.loads(latest.read_text(encoding="utf-8")) if latest.exists() else None
     if args.only:
-        report = assemble.merge(previous, report, registry.names())
+        try:
+            report = assemble.merge(
+                previous, report, registry.names(), allow_mixed=args.allow_mixed_machines
+            )
+        except assemble.MixedMachines as exc:  # the machine's speed changed during the run
+            print(f"python -m bench: {exc}", file=sys.stderr)
+            kept = args.work_dir / mode / "unmerged.json"
+            kept.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", "utf-8")
+            _say(f"{latest} left as it was; this run's report alone: {kept}")
+            return 2
     for path in write(report, args.results_dir):
         _say(f"written: {path}")
     if mode == "full" and not args.only and args.readme.exists():

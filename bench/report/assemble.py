@@ -1,53 +1,23 @@
 """From the benchmarks' own outputs to the report: each registered figure found, compared with
-its target and its peer, and stamped with the machine, the load, the date and the commit.
+its target and its peer, and stamped with the machine, the load, the date, the commit and the
+calibration of the run it comes from. ``merge`` (``--only``) keeps an older figure only beside
+new ones of the same machine speed.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
+import statistics
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
+from bench.report.conditions import MIXED_LIMIT, apart, git_commit, machine
 from bench.report.registry import Benchmark, Figure
 from bench.report.runner import BenchRun
 
-ROOT = Path(__file__).resolve().parents[2]
-SCHEMA = 1
-
-
-def machine(proc: Path = Path("/proc")) -> dict[str, Any]:
-    """CPU model, cores and RAM as the kernel reports them."""
-    cpu, cores = "unknown", 0
-    try:
-        for line in (proc / "cpuinfo").read_text().splitlines():
-            if line.startswith("model name") and cpu == "unknown":
-                cpu = line.split(":", 1)[1].strip()
-            if line.startswith("processor"):
-                cores += 1
-    except OSError:
-        pass
-    ram_gib = None
-    try:
-        for line in (proc / "meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                ram_gib = round(int(line.split()[1]) / 2**20, 1)  # kB
-                break
-    except OSError:
-        pass
-    return {"cpu_model": cpu, "cores": cores or os.cpu_count(), "ram_gib": ram_gib}
-
-
-def git_commit(root: Path = ROOT) -> dict[str, Any]:
-    """HEAD, and whether the work tree differs from it (the figures then are of HEAD + diff)."""
-
-    def git(*args: str) -> str:
-        done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
-        return done.stdout.strip() if done.returncode == 0 else ""
-
-    return {"commit": git("rev-parse", "HEAD") or None, "dirty": bool(git("status", "--porcelain"))}
+#: 2: each run and figure carries its calibration and its own commit (1 had neither; such
+#: reports still load: their calibration is unknown, their commit the report's).
+SCHEMA = 2
 
 
 def rows_of(
@@ -177,12 +147,16 @@ def build(
     for bench in benches:
         run = by_name.get(bench.name)
         rows = rows_of(None if run is None else run.output, bench.rows_from)
+        own_commit = None if run is None else run.git_commit  # None: an older report's run
+        run_dirty = None if run is None else run.git_dirty
         stamp = {
             "machine": info,
             "load_average_at_start": None if run is None else run.load_average_at_start,
             "load_average_at_end": None if run is None else run.load_average_at_end,
             "date": date if run is None or run.date is None else run.date,
-            "git_commit": git["commit"],
+            "git_commit": git["commit"] if own_commit is None else own_commit,
+            "git_dirty": git.get("dirty") if own_commit is None else run_dirty,
+            "calibration_cpu_s": None if run is None else run.calibration_cpu_s,
             "at_target_size": mode == "full",
         }
         for spec in bench.figures:
@@ -209,20 +183,86 @@ def build(
     }
 
 
+class MixedMachines(ValueError):
+    """Older figures would stand beside new ones measured at another machine speed."""
+
+
+def run_calibration(report: dict[str, Any]) -> float | None:
+    """This run's machine speed: the median of its benchmarks' calibrations (one is noisy)."""
+    found = [b["calibration_cpu_s"] for b in report.get("benchmarks", [])
+             if isinstance(b.get("calibration_cpu_s"), int | float)]  # fmt: skip
+    return statistics.median(found) if found else None
+
+
+def mixed_machines(
+    previous: dict[str, Any], calibration: float | None, ran: set[str]
+) -> str | None:
+    """Why the measured figures ``previous`` keeps (those of benchmarks not in ``ran``) cannot
+    stand beside a run of calibration ``calibration``, in one line; None if they can."""
+    kept: dict[str, float | None] = {}
+    for f in previous.get("figures", []):
+        name = f.get("benchmark")
+        if name in ran or f.get("gridhub") is None:
+            continue  # replaced, or nothing measured to mix up
+        value = f.get("calibration_cpu_s")
+        kept[name] = value if isinstance(value, int | float) else kept.get(name)
+    if not kept:
+        return None
+    how = "run them again with this one, or pass --allow-mixed-machines to keep them anyway"
+    if calibration is None:
+        return f"not merged: this run has no calibration to compare the kept figures with; {how}"
+    far = {n: c for n, c in kept.items() if c is not None and apart(c, calibration) > MIXED_LIMIT}
+    if far:
+        listed = ", ".join(f"{n} {c:.2f} s" for n, c in sorted(far.items()))
+        return (
+            f"not merged: the kept figures of {listed} were measured at a calibration more than "
+            f"{MIXED_LIMIT:.0%} away from this run's {calibration:.2f} s (CPU of a 10M-iteration "
+            f"Python loop): another machine speed; {how}"
+        )
+    unknown = sorted(n for n, c in kept.items() if c is None)
+    if unknown:
+        return (
+            f"not merged: the kept figures of {', '.join(unknown)} have no calibration (measured "
+            f"before runs were calibrated), so they may come from another machine speed than "
+            f"this run's {calibration:.2f} s; {how}"
+        )
+    return None
+
+
 def merge(
-    previous: dict[str, Any] | None, fresh: dict[str, Any], order: list[str]
+    previous: dict[str, Any] | None,
+    fresh: dict[str, Any],
+    order: list[str],
+    *,
+    allow_mixed: bool = False,
 ) -> dict[str, Any]:
     """``fresh`` plus the benchmarks of ``previous`` it did not run (``--only``), if both were
-    run in the same mode; each figure keeps its own date, load and commit."""
+    run in the same mode; each figure keeps its own date, load, commit and calibration.
+
+    Raises ``MixedMachines`` if a kept figure's calibration is more than ``MIXED_LIMIT`` away
+    from this run's, or unknown, unless ``allow_mixed``: the table would otherwise put figures
+    of a ~1.7x faster machine beside this one's as if they were comparable."""
     if not previous or previous.get("mode") != fresh["mode"]:
         return fresh
     ran = {b["name"] for b in fresh["benchmarks"]}
+    if not allow_mixed:
+        reason = mixed_machines(previous, run_calibration(fresh), ran)
+        if reason is not None:
+            raise MixedMachines(reason)
     rank = {name: i for i, name in enumerate(order)}
 
     def ordered(items: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
         return sorted(items, key=lambda item: rank.get(item[key], len(rank)))
 
-    kept_figures = [f for f in previous.get("figures", []) if f.get("benchmark") not in ran]
+    old_git = previous.get("git") or {}
+    kept_figures = [
+        # a figure of a report before per-run commits: its dirty flag is its report's
+        {"git_dirty": old_git.get("dirty")} | f
+        if "git_dirty" not in f and f.get("git_commit") == old_git.get("commit")
+        else f
+        for f in previous.get("figures", [])
+        if f.get("benchmark") not in ran
+    ]
     kept_benches = [b for b in previous.get("benchmarks", []) if b.get("name") not in ran]
     return fresh | {
         "figures": ordered(kept_figures + fresh["figures"], "benchmark"),

@@ -4,7 +4,9 @@ One process per benchmark, in its own session: a crash or a hang costs the repor
 (the process group is ended on a time limit), and the memory sampled is the benchmark's
 alone. Peak memory is the sum of RSS over the benchmark's process tree, simulators and
 servers it starts included (PostgreSQL, started once for the machine, is not); CPU time is
-what ``wait4`` reports for the tree's reaped processes.
+what ``wait4`` reports for the tree's reaped processes. Before each benchmark the runner
+takes the machine's calibration and the commit itself (``conditions``), so every figure says
+how fast the machine was and which code ran, whatever the benchmark records.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 
 import psutil
 
+from bench.report import conditions
 from bench.report.child import command
 from bench.report.registry import Benchmark
 
@@ -46,6 +49,10 @@ class BenchRun:
     load_average_at_start: list[float] = field(default_factory=list)
     load_average_at_end: list[float] = field(default_factory=list)
     date: str | None = None  # when it started, UTC
+    calibration_cpu_s: float | None = None  # best of the samples; None: run before this existed
+    calibration_samples: list[float] = field(default_factory=list)
+    git_commit: str | None = None  # HEAD when it started (None: report-wide, older reports)
+    git_dirty: bool | None = None
     output: Any = None
     error: str | None = None
     log: str | None = None
@@ -84,12 +91,24 @@ def _tail(path: Path, lines: int = 15) -> str:
         return ""
 
 
-def run_one(bench: Benchmark, mode: str, workdir: Path, timeout_s: float | None = None) -> BenchRun:
-    """Run ``bench`` through ``bench.report.child`` and collect its output file."""
+def run_one(
+    bench: Benchmark,
+    mode: str,
+    workdir: Path,
+    timeout_s: float | None = None,
+    *,
+    calibration_repeats: int = conditions.CALIBRATION_REPEATS,
+) -> BenchRun:
+    """Run ``bench`` through ``bench.report.child`` and collect its output file. The
+    calibration costs ~2.4 s of CPU at the default five repeats (1 s is plenty for a test)."""
     timeout = timeout_s or (bench.quick_timeout_s if mode == "quick" else bench.full_timeout_s)
     out = workdir / f"{bench.name}.json"
     log = workdir / f"{bench.name}.log"
     out.unlink(missing_ok=True)
+    calibration, samples = conditions.calibration(
+        calibration_repeats
+    )  # before the benchmark, never beside it
+    git = conditions.git_commit()
     started_load, started = load_average(), time.perf_counter()
     date = datetime.now(UTC).isoformat(timespec="seconds")
     with log.open("w", encoding="utf-8") as sink:
@@ -127,6 +146,10 @@ def run_one(bench: Benchmark, mode: str, workdir: Path, timeout_s: float | None 
         load_average_at_start=started_load,
         load_average_at_end=load_average(),
         date=date,
+        calibration_cpu_s=calibration,
+        calibration_samples=samples,
+        git_commit=git["commit"],
+        git_dirty=git["dirty"],
         log=str(log),
     )
     if usage is not None:
@@ -145,7 +168,12 @@ def run_one(bench: Benchmark, mode: str, workdir: Path, timeout_s: float | None 
 
 
 def run_all(
-    benches: list[Benchmark], mode: str, workdir: Path, progress: Any = None
+    benches: list[Benchmark],
+    mode: str,
+    workdir: Path,
+    progress: Any = None,
+    *,
+    calibration_repeats: int = conditions.CALIBRATION_REPEATS,
 ) -> list[BenchRun]:
     """Each benchmark in turn (never two at once: they would measure each other)."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -153,12 +181,13 @@ def run_all(
     for bench in benches:
         if progress:
             progress(f"{bench.name}: running ({mode})")
-        run = run_one(bench, mode, workdir)
+        run = run_one(bench, mode, workdir, calibration_repeats=calibration_repeats)
         if progress:
             how = run.status if run.error is None else f"{run.status}: {run.error.splitlines()[0]}"
             progress(
                 f"{bench.name}: {how} in {run.seconds:.0f} s, peak RSS {run.peak_rss_mb} MiB, "
-                f"load {run.load_average_at_start[0]} → {run.load_average_at_end[0]}"
+                f"load {run.load_average_at_start[0]} → {run.load_average_at_end[0]}, "
+                f"calibration {run.calibration_cpu_s} s"
             )
         runs.append(run)
     return runs

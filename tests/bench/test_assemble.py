@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -91,16 +90,6 @@ def test_rows_of_either_output_shape() -> None:
     assert assemble.rows_of(None) == []
 
 
-def test_machine_is_read_from_proc(tmp_path: Path) -> None:
-    (tmp_path / "cpuinfo").write_text(
-        "processor\t: 0\nmodel name\t: Test CPU 9000\n\n"
-        "processor\t: 1\nmodel name\t: Test CPU 9000\n"
-    )
-    (tmp_path / "meminfo").write_text("MemTotal:       24576000 kB\nMemFree: 1 kB\n")
-    assert assemble.machine(tmp_path) == {"cpu_model": "Test CPU 9000", "cores": 2,
-                                          "ram_gib": 23.4}  # fmt: skip
-
-
 def test_every_figure_carries_machine_load_date_and_commit() -> None:
     started = datetime(2026, 11, 22, 21, 0, tzinfo=UTC)
     machine = {"cpu_model": "X", "cores": 2, "ram_gib": 24.0}
@@ -112,11 +101,24 @@ def test_every_figure_carries_machine_load_date_and_commit() -> None:
     assert entry["load_average_at_start"] == [1.0, 1.0, 1.0]
     assert entry["load_average_at_end"] == [2.0, 1.0, 1.0]
     assert entry["date"] == "2026-11-22T21:00:00+00:00"
-    assert entry["git_commit"] == "abc"
+    assert entry["git_commit"] == "abc"  # the run has none of its own: an older report's run
+    assert entry["git_dirty"] is False
+    assert entry["calibration_cpu_s"] is None
     assert entry["at_target_size"] is False
     assert report["benchmarks"][0]["all_figures"][0]["figure"] == "sync rate into SQLite"
     assert report["mode"] == "quick"
     assert report["schema"] == assemble.SCHEMA
+
+
+def test_a_figure_carries_its_own_runs_commit_and_calibration() -> None:
+    run = _run({"figures": ROWS}, calibration_cpu_s=0.41, calibration_samples=[0.5, 0.41],
+               git_commit="f" * 40, git_dirty=True)  # fmt: skip
+    report = assemble.build([BENCH], [run], "full", machine_info={},
+                            commit={"commit": "abc", "dirty": False})  # fmt: skip
+    (entry,) = report["figures"]
+    assert (entry["git_commit"], entry["git_dirty"]) == ("f" * 40, True)
+    assert entry["calibration_cpu_s"] == 0.41
+    assert report["benchmarks"][0]["calibration_samples"] == [0.5, 0.41]
 
 
 def test_a_benchmark_that_did_not_run_is_listed_as_such() -> None:
@@ -136,13 +138,6 @@ def test_only_keeps_the_other_benchmarks_of_the_same_mode(previous_mode: str, ke
     merged = assemble.merge(previous, fresh, ["hukou", "api"])
     names = [f["name"] for f in merged["figures"]]
     assert names == (["new hukou", "old api"] if kept else ["new hukou"])
-
-
-def test_git_commit_of_this_work_tree() -> None:
-    info = assemble.git_commit()
-    assert info["commit"] is not None
-    assert len(info["commit"]) == 40
-    assert isinstance(info["dirty"], bool)
 
 
 def test_beside_a_peer_takes_the_largest_size_the_peer_ran_at() -> None:

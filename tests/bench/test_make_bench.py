@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 FIGURE_KEYS = {
     "benchmark", "issue", "name", "kind", "unit", "gridhub", "peer", "target", "target_bound",
     "met", "data_size", "machine", "load_average_at_start", "load_average_at_end", "date",
-    "git_commit", "at_target_size",
+    "git_commit", "git_dirty", "calibration_cpu_s", "at_target_size",
 }  # fmt: skip
 
 
@@ -44,8 +44,10 @@ def test_quick_report_of_one_benchmark(tmp_path: Path) -> None:
         assert f["unit"] == "records/s"
         assert f["data_size"].replace(",", "").startswith("5000 records")
         assert len(f["load_average_at_start"]) == 3
+        assert f["calibration_cpu_s"] > 0
     md = (results / "latest.md").read_text(encoding="utf-8")
     assert "| engine: insert into SQLite | records/s |" in md
+    assert "| a | engine |" in md
     for chart in ("throughput.png", "latency.png"):
         assert (results / chart).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "| engine: update into SQLite |" in done.stdout

@@ -7,7 +7,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from bench.report import runner
+from bench.report import conditions, runner
 from bench.report.registry import Benchmark, Figure
 from tests.bench import fake_bench
 
@@ -27,17 +27,26 @@ def test_a_called_benchmark_gives_its_output_and_its_cost(tmp_path: Path) -> Non
     assert run.peak_rss_mb > 0
     assert run.cpu_seconds is not None
     assert len(run.load_average_at_start) == 3
+    assert len(run.calibration_samples) == conditions.CALIBRATION_REPEATS
+    assert run.calibration_cpu_s == min(run.calibration_samples)
+    assert run.git_commit == conditions.git_commit()["commit"]
+    assert "calibration_cpu_s" in run.summary()
 
 
 def test_a_crash_is_reported_with_the_end_of_its_log(tmp_path: Path) -> None:
-    run = runner.run_one(bench(call="tests.bench.fake_bench:crash"), "full", tmp_path)
+    run = runner.run_one(
+        bench(call="tests.bench.fake_bench:crash"), "full", tmp_path, calibration_repeats=1
+    )
     assert run.status == "failed"
     assert run.output is None
     assert "fell over" in (run.error or "")
+    assert run.calibration_cpu_s is not None  # taken before it ran, whatever became of it
 
 
 def test_a_hang_is_ended_with_its_whole_process_group(tmp_path: Path) -> None:
-    run = runner.run_one(bench(call="tests.bench.fake_bench:hang"), "full", tmp_path, 3.0)
+    run = runner.run_one(
+        bench(call="tests.bench.fake_bench:hang"), "full", tmp_path, 3.0, calibration_repeats=1
+    )
     assert run.status == "timeout"
     assert run.output is None
     leftovers = [p for p in psutil.process_iter(["cmdline"])
@@ -51,7 +60,7 @@ def test_a_command_line_benchmark_writes_to_the_report_not_to_its_own_file(
 ) -> None:
     spec = bench(module="tests.bench.fake_bench", quick=("--size", "3"), full=("--size", "300"),
                  out=out)  # fmt: skip
-    run = runner.run_one(spec, "quick", tmp_path)
+    run = runner.run_one(spec, "quick", tmp_path, calibration_repeats=1)
     assert run.status == "ok", run.error
     assert run.output[0]["value"] == 30.0
     assert not fake_bench.RESULTS.exists()
@@ -64,7 +73,9 @@ def test_run_all_runs_each_in_turn_and_reports_progress(tmp_path: Path) -> None:
         "quick",
         tmp_path / "work",
         progress=said.append,
+        calibration_repeats=1,
     )
+    assert [len(r.calibration_samples) for r in runs] == [1, 1]
     assert [r.status for r in runs] == ["failed", "ok"]
     assert len(said) == 4
     assert said[1].startswith("fake: failed")

@@ -47,10 +47,10 @@ def report(mode: str = "full", **figure: Any) -> dict[str, Any]:
 
 def test_a_full_row() -> None:
     lines = table.markdown(report()).splitlines()
-    assert lines[0] == "| figure | unit | gridhub | peer | target | met | size |"
+    assert lines[0] == "| figure | unit | gridhub | peer | target | met | size | run |"
     assert lines[2] == (
         "| hukou SOAP sync into SQLite | records/s | 1,021 | — | >= 5,000 | **no** "
-        "| 100,000 persons |"
+        "| 100,000 persons | a |"
     )
 
 
@@ -83,4 +83,38 @@ def test_failed_benchmarks_are_listed_and_timed() -> None:
     data = report()
     data["benchmarks"][0]["status"] = "timeout"
     assert "Not measured: hukou (timeout)." in table.markdown(data)
-    assert "| hukou | timeout | 80.0 | 70.0 | 300 | 5.5 → 6.1 |" in table.timings(data)
+    assert "| hukou | timeout | 80.0 | 70.0 | 300 | 5.5 → 6.1 | unknown |" in table.timings(data)
+
+
+def _stamped(benchmark: str, date: str, commit: str, calibration: float | None) -> dict[str, Any]:
+    return {"name": f"{benchmark} rate", "unit": "records/s", "gridhub": 10.0, "peer": None,
+            "target": None, "met": None, "data_size": "1", "at_target_size": True,
+            "benchmark": benchmark, "date": date, "git_commit": commit, "git_dirty": False,
+            "calibration_cpu_s": calibration}  # fmt: skip
+
+
+def test_each_run_has_a_key_and_a_row_with_date_commit_and_calibration() -> None:
+    data = report()
+    data["figures"] = [
+        _stamped("hukou", "2026-11-23T05:29:10+00:00", "1" * 40, 0.41),
+        _stamped("hukou", "2026-11-23T05:29:10+00:00", "1" * 40, 0.41),
+        _stamped("api", "2026-11-22T23:36:00+00:00", "2" * 40, None),
+    ]
+    lines = table.markdown(data).splitlines()
+    assert [line.rsplit("|", 2)[1].strip() for line in lines[2:5]] == ["a", "a", "b"]
+    assert lines[6] == "| run | benchmark | started (UTC) | commit | calibration |"
+    assert lines[8] == "| a | hukou | 2026-11-23 05:29 | 1111111111 | 0.41 s |"
+    assert lines[9] == "| b | api | 2026-11-22 23:36 | 2222222222 | unknown |"
+    text = "\n".join(lines)
+    assert "commit several, per run above" in text
+    assert "Unknown for 1 run(s) recorded before runs were calibrated." in text
+
+
+def test_runs_more_than_15_percent_apart_are_flagged_under_the_table() -> None:
+    data = report()
+    data["figures"] = [_stamped("a", "2026-11-23T05:00:00+00:00", "1" * 40, 0.40),
+                       _stamped("b", "2026-11-23T06:00:00+00:00", "1" * 40, 0.46)]  # fmt: skip
+    assert "differ by more than" not in table.markdown(data)
+    data["figures"][1]["calibration_cpu_s"] = 0.47
+    assert "**The calibrations differ by more than 15% (0.40–0.47 s)" in table.markdown(data)
+    assert "commit 1111111111;" in table.markdown(data)  # one commit: said once
