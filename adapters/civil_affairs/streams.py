@@ -18,10 +18,13 @@ Why this shape:
 * **Rows never stamped.** A legacy row with ``updated_at`` NULL would be invisible to the
   keyset, so such rows are read first, by ``id`` (``null_id`` in the cursor).
 * **updated_at is not payload.** A save that changes nothing is not a new version.
-* **Mapped a page ahead.** Mapping (names, pinyin, addresses) costs more CPU than storing;
-  a worker process (``adapters.parallel.PageMapper``, ``map_workers``) maps the next page
-  while the engine stores this one, and ``map`` hands over the worker's result for exactly
-  the record just yielded. Records still reach the engine one by one, in keyset order.
+* **Mapped ahead, in pieces.** Mapping (names, pinyin, addresses) costs more CPU than
+  storing; a worker process (``adapters.parallel.PageMapper``, ``map_workers``) maps the
+  next piece of a page (``MAP_CHUNK`` records) while the engine stores this one, and ``map``
+  hands over the worker's result for exactly the record just yielded. Pieces, because a
+  table often fits in one page: handed over whole, the engine would wait for all of it to
+  be mapped and the two processes would take turns. Records still reach the engine one by
+  one, in keyset order.
 """
 
 from __future__ import annotations
@@ -99,6 +102,20 @@ def _as_datetime(value: Any, table: str, where: str) -> datetime:
         ) from None
 
 
+#: Records per piece of a page handed to a mapping worker (a stream's ``map_chunk``).
+MAP_CHUNK = 250
+
+
+def _pieces(items: list[Extracted], size: int) -> list[list[Extracted]]:
+    """``items`` cut evenly into pieces of at least ``size`` (fewer than ``2 * size``): no
+    small remainder, which would be mapped inline while the worker idles."""
+    count = max(1, len(items) // size)
+    if count == 1:
+        return [items]
+    step = -(-len(items) // count)
+    return [items[i : i + step] for i in range(0, len(items), step)]
+
+
 class CivilAffairsStream(Stream):
     """One table of the civil-affairs database; subclasses name the table and its columns."""
 
@@ -119,18 +136,23 @@ class CivilAffairsStream(Stream):
         # Our own names, not the driver's description: some drivers upper-case them.
         self._names = ("id", *self.columns)
         self.pages = 0
+        self.map_chunk = MAP_CHUNK
 
     # -- extraction ------------------------------------------------------------------
     def extract(self, cursor: Mapping[str, Any]) -> Iterator[Extracted]:
-        """Records after ``cursor``; pages are mapped in workers while the page before them
-        is stored, and a page is handed over once as many pages as there are workers are
-        in hand after it (or at once when it is mapped inline)."""
+        """Records after ``cursor``; pieces of pages are mapped in workers while the piece
+        before them is stored, and a piece is handed over once two pieces per worker are in
+        hand after it (or at once when it is mapped inline): the worker stays busy while
+        this process fetches the next page."""
         ahead: deque[tuple[list[Extracted], Future[list[Result]] | None]] = deque()
-        depth = max(1, self.mapper.workers)
+        depth = 2 * max(1, self.mapper.workers)
+        # A piece under the mapper's minimum would stay inline: pieces are never smaller.
+        size = max(self.map_chunk, self.mapper.min_page)
         try:
             for items in self._pages(cursor):
-                raws = [item.raw for item in items]
-                ahead.append((items, self.mapper.map_page(self._mapper, raws)))
+                for piece in _pieces(items, size):
+                    raws = [item.raw for item in piece]
+                    ahead.append((piece, self.mapper.map_page(self._mapper, raws)))
                 while ahead and (len(ahead) > depth or ahead[0][1] is None):
                     yield from self._handed(*ahead.popleft())
         except SourceUnavailable:

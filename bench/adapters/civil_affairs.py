@@ -10,9 +10,10 @@ number of records. Three measurements per size: the adapter's transport alone (O
 decoding, rows), the engine alone (records mapped beforehand, replayed into the store), and
 the end-to-end sync, in which extraction and mapping are timed per record (CPU) so that
 the remainder is the engine's. With ``--map-workers`` (default 1) pages are mapped ahead in
-a worker process: its CPU (reaped children) is reported as ``map_worker`` and counted in the
-total, and memory is the PSS of the sync process and its worker (RSS would count the pages
-a forked worker shares with its parent twice). ``--profile`` adds two cProfiles (mapping
+a worker process, in pieces of ``--map-chunk`` records: its CPU (reaped children) is
+reported as ``map_worker`` and counted in the total, and memory is the PSS of the sync
+process and its worker (RSS would count the pages a forked worker shares with its parent
+twice). ``--profile`` adds two cProfiles (mapping
 inline): one sync by layer, and the engine alone by function.
 
 Wall-clock rates on a shared machine move with its load (recorded); CPU time per record is
@@ -96,6 +97,9 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
         connection_string=spec["connection"], page_size=spec["page"], map_workers=workers
     )
     adapter = create_adapter(config)
+    for each in adapter.streams():
+        assert isinstance(each, CivilAffairsStream)
+        each.map_chunk = spec["map_chunk"]
     out: dict[str, Any] = {}
     if spec["mode"] == "extract":
         started, cpu = time.perf_counter(), clock()
@@ -324,6 +328,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                 size = f"{persons} persons, {records} records"
                 base = {"connection": connection, "checkpoint": args.checkpoint}
                 base |= {"page": args.page_size, "store_url": None, "map_workers": args.map_workers}
+                base |= {"map_chunk": args.map_chunk}
                 extracted = _measure(base | {"mode": "extract"})
                 rate(f"extraction only (ODBC, decoding, rows), {source} ODBC", extracted, size,
                      rss_peak_mb=extracted["rss_peak_mb"])  # fmt: skip
@@ -395,6 +400,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--checkpoint", type=int, default=500)
     parser.add_argument("--page-size", type=int, default=5000)
     parser.add_argument("--map-workers", type=int, default=1, help="0 maps inline")
+    parser.add_argument(
+        "--map-chunk", type=int, default=250, help="records per piece sent to a mapping worker"
+    )
     parser.add_argument("--profile", action="store_true", help="cProfile a sync and the engine")
     parser.add_argument("--append", action="store_true", help="merge into the results file")
     parser.add_argument("--no-write", action="store_true", help="do not write the results file")

@@ -151,6 +151,19 @@ def _numeral_run(s: str, i: int) -> tuple[str, int] | None:
     return (str(value), j) if value is not None else None
 
 
+#: The scanner's state (parts found, stage, last level) after an address's *head*: the text
+#: before its first ASCII letter or digit, when that is a digit (杭州市西湖区文三路|489号…).
+#: Scanning a head reads beyond it only to ask whether the next character is a digit, a
+#: letter, a separator or the start of a suffix, and a digit answers each question the same
+#: way whichever digit it is; nothing scanned after the head looks back into it. So the state
+#: depends on the head alone, and a district's few hundred heads are scanned once each.
+_HEADS: dict[str, tuple[tuple[tuple[str, str], ...], int, str]] = {}
+_HEADS_MAX = 8192
+_HEAD_END = re.compile("[0-9A-Za-z]")
+#: (What the argument takes for granted about digits is checked by test_values_address_heads.)
+_DIGITS = frozenset("0123456789")
+
+
 class _Scanner:
     """One pass over a prepared address; fills ``found`` level by level."""
 
@@ -172,9 +185,28 @@ class _Scanner:
         return True
 
     def run(self) -> dict[str, str]:
-        s, pos = self.s, self._province()
-        n = len(s)
-        while pos < n:
+        """Scan ``s``; the head (see ``_HEADS``) is scanned once per distinct head."""
+        s = self.s
+        m = _HEAD_END.search(s)
+        if m is None or s[m.start()] not in _DIGITS:
+            return self._scan(self._province(), len(s))
+        head = s[: m.start()]
+        known = _HEADS.get(head)
+        if known is None:
+            self._scan(self._province(), len(head))
+            if len(_HEADS) >= _HEADS_MAX:
+                _HEADS.clear()
+            _HEADS[head] = (tuple(self.found.items()), self.stage, self.last)
+        else:
+            found, self.stage, self.last = known
+            self.found = dict(found)
+        return self._scan(len(head), len(s))
+
+    def _scan(self, pos: int, stop: int) -> dict[str, str]:
+        """Consume ``s`` from ``pos`` up to ``stop``; no step crosses ``stop`` when ``stop``
+        is where a head ends (every token there ends before its first ASCII digit)."""
+        s = self.s
+        while pos < stop:
             c = s[pos]
             if c in SEPARATORS:
                 pos += 1
