@@ -7,8 +7,9 @@ takes the core the server needs and the figure measures the client. Here the loa
 HTTP/2 framing directly; without it, it falls back to the Python client (and says so).
 
 What it reports, per run: calls/s, h2load's latency summary, and the **CPU per call** of the
-server processes (with their children) and of the PostgreSQL backends of the database — the
-figures that stay meaningful on a shared, loaded machine — with the load average beside them.
+server processes (with their children), of the PostgreSQL backends of the database and of the
+load generator, and their total — the figures that stay meaningful on a shared, loaded
+machine (2 cores / total CPU per call bounds calls/s) — with the load average beside them.
 Every call is checked: the read log must have gained exactly one ``ok`` ``person.get`` entry
 per call (h2load cannot read gRPC's status trailer; the exchange log can), else the run fails.
 
@@ -22,6 +23,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import shutil
 import struct
 import subprocess
@@ -216,6 +218,13 @@ def python_client(port: int, work: list[Target], calls: int, concurrency: int) -
     return time.perf_counter() - started
 
 
+def _children_cpu() -> float:
+    """User + system CPU of this process's reaped children: the load generators (h2load, or
+    the Python client); the servers are reaped only after the timed run."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def logged_reads(dsn: str) -> int:
     with psycopg.connect(dsn) as conn:
         row = conn.execute(
@@ -247,7 +256,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 h2load(port, work, warm, args.concurrency, tmp / "warm")
             else:
                 python_client(port, work, warm, args.concurrency)
-            cpu, db = cpu_seconds(pids), db_cpu_seconds(name)
+            cpu, db, client = cpu_seconds(pids), db_cpu_seconds(name), _children_cpu()
             load_before = os.getloadavg()[0]
             if tool == "h2load":
                 seconds = h2load(port, work, calls, args.concurrency, tmp / "timed")
@@ -256,6 +265,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 seconds = python_client(port, work, calls, args.concurrency)
             cpu = cpu_seconds(pids) - cpu
             db = db_cpu_seconds(name) - db
+            client = _children_cpu() - client  # the load generators, reaped by now
             load_after = os.getloadavg()[0]
         # the servers have stopped: every queued read entry is committed by now
         logged = logged_reads(dsn) - logged_before
@@ -273,6 +283,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         **h2,
         "server_cpu_ms_per_call": round(cpu / calls * 1000, 3),
         "db_cpu_ms_per_call": round(db / calls * 1000, 3),
+        "client_cpu_ms_per_call": round(client / calls * 1000, 3),
+        "total_cpu_ms_per_call": round((cpu + db + client) / calls * 1000, 3),
         "load_average_1min": [round(load_before, 2), round(load_after, 2)],
     }
 

@@ -1,8 +1,10 @@
 """The servers under test, started as their own processes by ``bench.api``.
 
-They are built exactly as ``gridhub serve`` builds them (settings from ``GRIDHUB_*``), with one
-benchmark-only switch the CLI does not have: ``GRIDHUB_BENCH_LOG_READS=0`` turns the read
-log off, to measure what logging costs. Nothing else differs.
+They are built and run exactly as ``gridhub serve`` builds and runs them (settings from
+``GRIDHUB_*``; uvicorn through :func:`gridhub.cli.serve.run_api`, the start-up heap frozen
+as there), with one benchmark-only switch the CLI does not have:
+``GRIDHUB_BENCH_LOG_READS=0`` turns the read log off, to measure what logging costs. Nothing
+else differs.
 """
 
 from __future__ import annotations
@@ -11,11 +13,10 @@ import argparse
 import os
 import signal
 import threading
+from typing import TYPE_CHECKING
 
-from fastapi import FastAPI
-
-from api import ApiConfig, Hub, create_app
-from gridhub.settings import Settings
+if TYPE_CHECKING:  # the hub is imported by the processes that serve, not by uvicorn's parent
+    from fastapi import FastAPI
 
 
 def _log_reads() -> bool:
@@ -24,13 +25,23 @@ def _log_reads() -> bool:
 
 def make_app() -> FastAPI:
     """uvicorn factory: one app per worker process."""
-    return create_app(Settings(), ApiConfig(), log_reads=_log_reads())
+    from api import ApiConfig, create_app
+    from gridhub.cli.serve import settle_heap
+    from gridhub.settings import Settings
+
+    made = create_app(Settings(), ApiConfig(), log_reads=_log_reads())
+    settle_heap()
+    return made
 
 
 def serve_grpc(port: int, threads: int, reuse_port: bool) -> None:
+    from api import ApiConfig, Hub
+    from gridhub.settings import Settings
+    from gridhub.cli.serve import settle_heap
     from grpc_api import build_server
 
     hub = Hub.from_settings(Settings(), ApiConfig(), log_reads=_log_reads())
+    settle_heap()  # as `gridhub serve grpc` does: no full-collection pauses over start-up objects
     running = build_server(hub, f"127.0.0.1:{port}", max_workers=threads, reuse_port=reuse_port)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -40,10 +51,23 @@ def serve_grpc(port: int, threads: int, reuse_port: bool) -> None:
     running.stop(0)
 
 
-if __name__ == "__main__":
+def main(argv: list[str] | None = None) -> None:
+    """``python -m bench.api.server --port N [--http --workers N | --threads N --reuse-port]``."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--threads", type=int, default=16)
     parser.add_argument("--reuse-port", action="store_true")
-    args = parser.parse_args()
-    serve_grpc(args.port, args.threads, args.reuse_port)
+    parser.add_argument("--http", action="store_true", help="the REST API instead of gRPC")
+    parser.add_argument("--workers", type=int, default=1, help="REST worker processes")
+    args = parser.parse_args(argv)
+    if args.http:
+        from gridhub.cli.serve import run_api
+
+        run_api("bench.api.server:make_app", host="127.0.0.1", port=args.port,
+                workers=args.workers, log_level="warning")  # fmt: skip
+    else:
+        serve_grpc(args.port, args.threads, args.reuse_port)
+
+
+if __name__ == "__main__":
+    main()

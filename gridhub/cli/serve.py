@@ -92,7 +92,7 @@ def make_api() -> FastAPI:
     _configure_logging(get_settings().log_level)
     durable = os.environ.get("GRIDHUB_DURABLE_READ_LOGS", "").lower() in {"1", "true", "yes"}
     made = create_app(get_settings(), ApiConfig(durable_read_logs=durable))
-    _settle_heap()
+    settle_heap()
     return made
 
 
@@ -109,8 +109,6 @@ def api(
     """Run the REST API with uvicorn (OpenAPI at /openapi.json, docs at /docs)."""
     import os
 
-    import uvicorn
-
     from gridhub.settings import get_settings
 
     if workers is None:
@@ -119,8 +117,33 @@ def api(
         typer.echo("warning: serving plain HTTP beyond loopback; put TLS in front", err=True)
     if durable_read_logs:
         os.environ["GRIDHUB_DURABLE_READ_LOGS"] = "1"  # read by make_api in every worker
-    uvicorn.run(
+    run_api(
         "gridhub.cli.serve:make_api",
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        ssl_certfile=str(tls_cert) if tls_cert else None,
+        ssl_keyfile=str(tls_key) if tls_key else None,
+    )
+
+
+def run_api(
+    factory: str,
+    *,
+    host: str,
+    port: int,
+    workers: int,
+    log_level: str = "info",
+    ssl_certfile: str | None = None,
+    ssl_keyfile: str | None = None,
+) -> None:
+    """uvicorn as ``gridhub serve api`` runs it; the benchmark starts its server through here
+    too, so what it measures is what is deployed."""
+    import uvicorn
+
+    uvicorn.run(
+        factory,
         factory=True,
         host=host,
         port=port,
@@ -131,8 +154,8 @@ def api(
         access_log=False,  # raw paths carry search strings (ID numbers): gridhub.api.access
         server_header=False,
         proxy_headers=False,
-        ssl_certfile=str(tls_cert) if tls_cert else None,
-        ssl_keyfile=str(tls_key) if tls_key else None,
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
     )
 
 
@@ -198,11 +221,11 @@ def make_grpc_hub() -> Hub:
 
     durable = os.environ.get("GRIDHUB_DURABLE_READ_LOGS", "").lower() in {"1", "true", "yes"}
     hub = Hub.from_settings(get_settings(), ApiConfig(durable_read_logs=durable))
-    _settle_heap()
+    settle_heap()
     return hub
 
 
-def _settle_heap() -> None:
+def settle_heap() -> None:
     """Take what start-up built (modules, the hub, compiled tables) out of the cyclic
     collector's reach. A server process holds ~150k such objects; each full collection
     walked them all — an ~90 ms pause for every request in flight on that process, measured
@@ -213,4 +236,12 @@ def _settle_heap() -> None:
     gc.freeze()
 
 
-__all__ = ["WorkersOption", "app", "default_workers", "make_api", "make_grpc_hub"]
+__all__ = [
+    "WorkersOption",
+    "app",
+    "default_workers",
+    "make_api",
+    "make_grpc_hub",
+    "run_api",
+    "settle_heap",
+]

@@ -7,13 +7,13 @@ from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 import grpc
 from api import ApiConfig, Hub
 from api.person_record import read_person
-from canonical_model import ExchangeLogEntry
+from canonical_model import ExchangeLogEntry, Household, HouseholdMember, Person
 from grpc_api import RunningServer, convert
 from grpc_api.gen.gridhub.v1 import person_pb2, person_pb2_grpc
 from grpc_api.handlers import Call
@@ -84,6 +84,42 @@ def test_fast_read_equals_the_shared_path(
     assert fast is not None  # the fast path served it, and
     assert fast == shared  # showed the same, field for field,
     assert _entry(hub, "fast") == _entry(hub, "shared")  # and logged the same
+
+
+@pytest.mark.parametrize(
+    ("who", "purpose", "reveal"),
+    [
+        pytest.param("w1", None, False, id="masked"),
+        pytest.param("admin", "welfare_visit", True, id="revealed"),
+    ],
+)
+def test_one_address_everywhere_equals_the_shared_path(
+    hub: Hub, tokens: Tokens, seeded: Seeded, who: str, purpose: str | None, reveal: bool
+) -> None:
+    """Residential, registered and household address one and the same (the usual case): the
+    fast read masks it once and reuses it, and still shows and logs what the shared path does."""
+    with hub.sessions() as s:
+        person = s.scalars(select(Person).where(Person.uid == seeded.p2)).one()
+        home = person.residential_address_id
+        person.registered_address_id = home
+        household = select(HouseholdMember.household_id).where(
+            HouseholdMember.person_id == person.id
+        )
+        s.execute(update(Household).where(Household.id.in_(household)).values(address_id=home))
+        s.commit()
+    reader = PersonReader(hub)
+    token = getattr(tokens, who)
+    try:
+        fast = reader.read(_call(hub, token, purpose, "fast"), seeded.p2, reveal)
+    finally:
+        reader.close()
+    shared = _shared(hub, _call(hub, token, purpose, "shared"), seeded.p2, reveal)
+    assert fast is not None
+    assert fast.residential_address != ""
+    assert fast.registered_address == fast.household.address == fast.residential_address
+    assert fast.masked is not reveal
+    assert fast == shared
+    assert _entry(hub, "fast") == _entry(hub, "shared")
 
 
 @pytest.mark.parametrize(
