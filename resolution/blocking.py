@@ -21,7 +21,13 @@ from resolution.arrays import unique_sorted
 from resolution.features import FeatureTable
 from resolution.profile import BlockingRule, LinkType
 
-__all__ = ["BlockingStats", "candidate_pairs", "pairs_for_rule", "rule_keys"]
+__all__ = [
+    "BlockingStats",
+    "candidate_pairs",
+    "pairs_for_rule",
+    "rule_keys",
+    "sample_rule_pairs",
+]
 
 IntArray = npt.NDArray[np.int64]
 
@@ -118,6 +124,90 @@ def pairs_for_rule(
         keep = table.source[lo] != table.source[hi]
         lo, hi = lo[keep], hi[keep]
     return lo, hi, skipped, skipped_records
+
+
+def _triangle_rows(offset: IntArray, size: IntArray) -> IntArray:
+    """Row ``a`` of pair number ``offset`` in a block of ``size`` listed row by row
+    (row ``a`` pairs member ``a`` with every later member: ``size - 1 - a`` pairs)."""
+    e = size.astype(np.float64)
+    disc = np.maximum((2 * e - 1) ** 2 - 8 * offset.astype(np.float64), 0.0)
+    a = np.floor((2 * e - 1 - np.sqrt(disc)) / 2).astype(np.int64)
+    a = np.clip(a, 0, np.maximum(size - 2, 0))
+    for _ in range(2):  # float rounding can leave ``a`` one row off either way
+        start = a * size - a * (a + 1) // 2
+        a = np.where(offset < start, a - 1, a)
+        nxt = (a + 1) * size - (a + 1) * (a + 2) // 2
+        a = np.where(offset >= nxt, a + 1, a)
+    return a
+
+
+def sample_rule_pairs(
+    table: FeatureTable,
+    rule: BlockingRule,
+    link_type: LinkType,
+    cap: int,
+    eligible: npt.NDArray[np.bool_],
+    count: int,
+    rng: np.random.Generator,
+) -> tuple[IntArray, IntArray]:
+    """The pairs of one rule among ``eligible`` records, or a uniform sample of ``count``
+    of them when there are more: EM at a million residents samples 2M of the ~80M
+    birth-date pairs, and listing all 80M only to keep 2M cost most of the training.
+
+    The sample is exactly the one drawing ``count`` positions (sorted) out of the full
+    list of :func:`pairs_for_rule` filtered to ``eligible`` would give, with the same
+    ``rng`` draw, so results do not depend on which way it was taken.  Only symmetric
+    rules outside ``link_only`` are counted without listing; others are listed.
+    """
+    cross = link_type == "link_only" and len(table.source_names) > 1
+    if not rule.symmetric or cross:
+        return _listed_sample(table, rule, link_type, cap, eligible, count, rng)
+    key, _ = rule_keys(table, rule)
+    idx = np.flatnonzero(key >= 0)
+    order = idx[np.argsort(key[idx], kind="stable")]
+    ks = key[order]
+    if len(ks) < 2:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty
+    starts = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1]])
+    sizes = np.diff(np.r_[starts, len(ks)])
+    # blocks above the cap are skipped whoever is eligible in them (as in pairs_for_rule)
+    member = np.repeat(sizes <= cap, sizes) & eligible[order]
+    block = np.repeat(np.arange(len(starts)), sizes)[member]
+    members = order[member]  # eligible members, still in listing order
+    size = np.bincount(block, minlength=len(starts)).astype(np.int64)
+    per_block = size * (size - 1) // 2
+    total = int(per_block.sum())
+    if total <= count:
+        return _listed_sample(table, rule, link_type, cap, eligible, count, rng)
+    pick = np.sort(rng.choice(total, size=count, replace=False))
+    ends = np.cumsum(per_block)
+    b = np.searchsorted(ends, pick, side="right")
+    offset = pick - (ends[b] - per_block[b])
+    a = _triangle_rows(offset, size[b])
+    row_start = a * size[b] - a * (a + 1) // 2
+    c = a + 1 + (offset - row_start)
+    first = np.cumsum(size) - size  # first member of each block among ``members``
+    i, j = members[first[b] + a], members[first[b] + c]
+    return np.minimum(i, j), np.maximum(i, j)
+
+
+def _listed_sample(
+    table: FeatureTable,
+    rule: BlockingRule,
+    link_type: LinkType,
+    cap: int,
+    eligible: npt.NDArray[np.bool_],
+    count: int,
+    rng: np.random.Generator,
+) -> tuple[IntArray, IntArray]:
+    il, ir, _, _ = pairs_for_rule(table, rule, link_type, cap)
+    keep = eligible[il] & eligible[ir]
+    il, ir = il[keep], ir[keep]
+    if len(il) > count:
+        pick = np.sort(rng.choice(len(il), size=count, replace=False))
+        il, ir = il[pick], ir[pick]
+    return il, ir
 
 
 def candidate_pairs(

@@ -22,13 +22,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from resolution.blocking import pairs_for_rule
+from resolution.arrays import unique_inverse
+from resolution.blocking import sample_rule_pairs
 from resolution.comparisons import NULL_LEVEL, comparison_matrix
 from resolution.features import FeatureTable
 from resolution.model import MIN_PROBABILITY, ComparisonParams, Model, logit2
 from resolution.profile import ComparisonSpec, LinkType, Profile
 
-__all__ = ["Trainer", "total_pairs"]
+__all__ = ["Trainer", "distinct_rows", "total_pairs"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -54,6 +55,29 @@ def _default_m(comp: ComparisonSpec) -> FloatArray:
         if lv.m_prior is not None:
             m[i] = float(lv.m_prior)
     return np.asarray(m / m.sum())
+
+
+def distinct_rows(levels: LevelArray, active: list[int]) -> tuple[LevelArray, FloatArray]:
+    """The distinct level vectors over the ``active`` comparisons, and how many pairs show
+    each.  EM's sums over pairs are the same sums over patterns weighted by their counts,
+    and a few thousand patterns stand for the millions of pairs of a training session, so
+    each iteration costs next to nothing (columns not active are those of one of its pairs)."""
+    if len(levels) == 0:
+        return levels, np.zeros(0)
+    code = np.zeros(len(levels), dtype=np.int64)
+    span = 1
+    for k in active:
+        col = levels[:, k].astype(np.int64) + 1  # NULL_LEVEL (-1) becomes 0
+        width = int(col.max()) + 1
+        if span * width >= 1 << 62:  # re-number before the code could overflow
+            _, code = unique_inverse(code)
+            span = int(code.max()) + 1
+        code = code * width + col
+        span *= width
+    _, inverse = unique_inverse(code)
+    first = np.zeros(int(inverse.max()) + 1, dtype=np.int64)
+    first[inverse] = np.arange(len(levels))  # some pair showing each pattern
+    return levels[first], np.bincount(inverse).astype(np.float64)
 
 
 class Trainer:
@@ -161,18 +185,23 @@ class Trainer:
         m = [x.copy() for x in m]
         mass = [np.zeros_like(x) for x in m]
         iterations = 0
+        patterns, times = distinct_rows(levels, active)
+        total = max(float(times.sum()), 1.0)
         for iterations in range(1, max_iterations + 1):  # noqa: B007 - reported to caller
-            logit = np.full(len(levels), logit2(lam))
+            logit = np.full(len(patterns), logit2(lam))
             for k in active:
                 w = np.append(np.log2(np.maximum(m[k], MIN_PROBABILITY) / u[k]), 0.0)
-                logit += w[levels[:, k]]
+                logit += w[patterns[:, k]]
             post = 1.0 / (1.0 + np.exp2(-np.clip(logit, -60, 60)))
-            new_lam = float(post.mean())
+            expected = post * times  # expected matches among the pairs showing each pattern
+            new_lam = float(expected.sum()) / total
             change = abs(new_lam - lam)
             for k in active:
-                col = levels[:, k]
+                col = patterns[:, k]
                 ok = col != NULL_LEVEL
-                counts = np.bincount(col[ok], weights=post[ok], minlength=len(m[k])).astype(float)
+                counts = np.bincount(col[ok], weights=expected[ok], minlength=len(m[k])).astype(
+                    float
+                )
                 # half a pseudo-observation per level: a level EM never saw among matches
                 # gets a small m, not a zero that would veto a pair on its own
                 new_m = (counts + 0.5) / (counts.sum() + 0.5 * len(counts))
@@ -194,15 +223,17 @@ class Trainer:
         seen = [0] * len(comps)
         history: list[dict[str, Any]] = []
         for rule in self.profile.em_rules:
-            il, ir, _, _ = pairs_for_rule(
-                self.table, rule, self.link_type, self.profile.max_block_size
-            )
-            keep = self.eligible[il] & self.eligible[ir]
-            il, ir = il[keep], ir[keep]
+            # beyond the cap a uniform sample estimates the same m
             cap = self.profile.em_max_pairs
-            if cap is not None and len(il) > cap:  # a uniform sample estimates the same m
-                pick = np.sort(self.rng.choice(len(il), size=cap, replace=False))
-                il, ir = il[pick], ir[pick]
+            il, ir = sample_rule_pairs(
+                self.table,
+                rule,
+                self.link_type,
+                self.profile.max_block_size,
+                self.eligible,
+                np.iinfo(np.int64).max if cap is None else cap,
+                self.rng,
+            )
             blocked = self._blocked_comparisons(rule.features)
             active = [k for k in range(len(comps)) if k not in blocked]
             if len(il) == 0 or not active:

@@ -80,3 +80,54 @@ def test_fit_recovers_known_m_u_and_lambda() -> None:
         card, keep = FIELDS[comp.name]
         assert comp.m[0] == pytest.approx(keep, abs=0.03), comp.name
         assert comp.u[0] == pytest.approx(1 / card, rel=0.15), comp.name
+
+
+def _em_per_pair(
+    levels: np.ndarray, active: list[int], m: list[np.ndarray], u: list[np.ndarray], lam: float
+) -> tuple[list[np.ndarray], float, int]:
+    """EM summed pair by pair, as it was before patterns: the reference."""
+    from resolution.model import MIN_PROBABILITY, logit2
+
+    m = [x.copy() for x in m]
+    for iterations in range(1, 101):  # noqa: B007
+        logit = np.full(len(levels), logit2(lam))
+        for k in active:
+            logit += np.append(np.log2(np.maximum(m[k], MIN_PROBABILITY) / u[k]), 0.0)[levels[:, k]]
+        post = 1.0 / (1.0 + np.exp2(-np.clip(logit, -60, 60)))
+        new_lam = float(post.mean())
+        change = abs(new_lam - lam)
+        for k in active:
+            ok = levels[:, k] != -1
+            counts = np.bincount(levels[ok, k], weights=post[ok], minlength=len(m[k]))
+            new_m = (counts + 0.5) / (counts.sum() + 0.5 * len(counts))
+            change = max(change, float(np.abs(new_m - m[k]).max()))
+            m[k] = new_m
+        lam = min(max(new_lam, MIN_PROBABILITY), 1 - MIN_PROBABILITY)
+        if change < 1e-4:
+            break
+    return m, lam, iterations
+
+
+def test_em_over_distinct_patterns_equals_em_over_pairs() -> None:
+    """Patterns weighted by their counts give EM the same sums as the pairs themselves
+    (nulls included: a null column must count for neither level nor mass)."""
+    rng = np.random.default_rng(4)
+    n = 30_000
+    is_match = rng.random(n) < 0.2
+    levels = np.empty((n, 4), dtype=np.int8)
+    for k, size in enumerate((3, 2, 4, 3)):
+        hi = rng.integers(0, 2, n)  # matches sit at the low levels
+        lo = rng.integers(size - 2, size, n)
+        levels[:, k] = np.where(is_match, hi, lo)
+        levels[rng.random(n) < 0.1, k] = -1
+    u = [np.full(s, 1 / s) for s in (3, 2, 4, 3)]
+    start = [np.full(s, 1 / s) for s in (3, 2, 4, 3)]
+    active = [0, 2, 3]  # one comparison left out, as a blocking rule's own fields are
+    want_m, want_lam, want_its = _em_per_pair(levels, active, start, u, 0.1)
+    got_m, got_lam, got_its, mass = Trainer.em(levels, active, start, u, 0.1, 100)
+    assert got_its == want_its
+    assert got_lam == pytest.approx(want_lam, rel=1e-12)
+    for k in active:
+        np.testing.assert_allclose(got_m[k], want_m[k], rtol=1e-12)
+        assert mass[k].sum() == pytest.approx(want_lam * (levels[:, k] != -1).sum(), rel=0.05)
+    np.testing.assert_array_equal(got_m[1], start[1])  # not active: untouched
