@@ -20,10 +20,22 @@ from typing import Any
 
 from sqlalchemy import JSON, Enum, Table, text
 from sqlalchemy.orm import Session
+from sqlalchemy.types import TypeEngine
 
-__all__ = ["insert_rows", "insert_tuples", "is_postgres", "large_cache", "update_rows"]
+__all__ = [
+    "fetch_rows",
+    "insert_rows",
+    "insert_tuples",
+    "is_postgres",
+    "large_cache",
+    "update_rows",
+]
 
 _CHUNK = 50_000
+#: Up to this many rows an update is one prepared ``UPDATE`` per row (one statement on
+#: SQLite, a pipelined ``executemany`` on PostgreSQL): the temporary table's four
+#: statements cost more than the rows themselves when a placement updates one person.
+SMALL_UPDATE = 100
 Row = tuple[Any, ...]
 
 
@@ -102,6 +114,45 @@ def _copy(session: Session, table: str, columns: Sequence[str], rows: list[Row])
             copy.write_row(row)
 
 
+def fetch_rows(
+    session: Session,
+    sql: str,
+    params: Sequence[Any] = (),
+    types: Sequence[TypeEngine[Any] | None] = (),
+) -> list[Row]:
+    """Run ``sql`` (``?`` marks) straight at the driver, each column read as SQLAlchemy
+    reads it (``types[k]``'s result processing: JSON, times, booleans, enums).
+
+    The per-person paths run a handful of small statements per placement, and
+    SQLAlchemy's statement machinery (coercion, cache key, result objects) costs several
+    times what SQLite spends on an indexed lookup.  The driver connection is the one
+    SQLAlchemy configured, so raw values are what its own cursor would have seen."""
+    raw = _raw(session)
+    dialect = session.get_bind().dialect
+    if dialect.paramstyle != "qmark":
+        sql = sql.replace("?", "%s")
+    cur = raw.cursor()
+    try:
+        cur.execute(sql, tuple(params))
+        rows = list(cur.fetchall()) if cur.description is not None else []
+    finally:
+        cur.close()
+    procs = [
+        (k, proc)
+        for k, t in enumerate(types)
+        if t is not None and (proc := t._cached_result_processor(dialect, None)) is not None
+    ]
+    if not procs or not rows:
+        return rows
+    out = []
+    for row in rows:
+        values = list(row)
+        for k, proc in procs:
+            values[k] = proc(values[k])
+        out.append(tuple(values))
+    return out
+
+
 def _many(session: Session, sql: str, rows: list[Row]) -> None:
     cur = _raw(session).cursor()
     try:
@@ -150,7 +201,15 @@ def update_rows(session: Session, table: Table, key: str, rows: Iterable[dict[st
     total = 0
     for chunk in _chunks((tuple(r[c] for c in columns) for r in (first, *it)), _CHUNK):
         data = _processed(session, table, columns, chunk)
-        if is_postgres(session):
+        if is_postgres(session) and len(chunk) <= SMALL_UPDATE:
+            # the values as COPY would send them, cast to each column's type as the
+            # temporary table's columns would have cast them
+            dialect = session.get_bind().dialect
+            sets = ", ".join(
+                f'"{c}" = CAST(%s AS {table.c[c].type.compile(dialect=dialect)})' for c in values
+            )
+            _many(session, f'UPDATE {table.name} SET {sets} WHERE "{key}" = %s', data)
+        elif is_postgres(session):
             dialect = session.get_bind().dialect
             temp = f"tmp_update_{table.name}"
             types = ", ".join(f'"{c}" {table.c[c].type.compile(dialect=dialect)}' for c in columns)

@@ -18,9 +18,6 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from canonical_model import (
-    Address,
-    GridLevel,
-    GridUnit,
     Household,
     HouseholdMember,
     Person,
@@ -31,138 +28,47 @@ from canonical_model import (
     utcnow,
 )
 from canonical_model.resolution_state import ResolutionEntry
-from resolution.bulk import insert_rows, update_rows
-from resolution.cn_normalisers import SIMPLE, WITH_ARG
+from resolution.bulk import fetch_rows, insert_rows, update_rows
 from resolution.golden import Golden, GoldenInput, age_tags, golden_person
+from resolution.store_address import AddressBook, Geography
 from resolution.store_read import is_dependent
 
-__all__ = ["OWN_FLAGS", "AddressBook", "refresh_persons"]
+__all__ = ["OWN_FLAGS", "AddressBook", "Geography", "refresh_persons"]
 
 #: Flags resolution sets and clears; any other flag on a person belongs to someone else.
 OWN_FLAGS = frozenset({"insufficient_identifiers"})
 _PERSONS_PER_CHUNK = 5_000
-_ADDRESS_PARTS = (
-    "province",
-    "city",
-    "district",
-    "street",
-    "community",
-    "road",
-    "lane",
-    "number",
-    "building",
-    "unit",
-    "room",
+_IN = 500
+_INPUT_TYPES = (
+    None,
+    None,
+    None,
+    SourceRecord.__table__.c.updated_at.type,
+    SourceRecord.__table__.c.canonical.type,
+    ResolutionEntry.__table__.c.sufficient.type,
 )
-_building_key = WITH_ARG["parts"]("anchor,lane?,number?,building")
+_FLAGS = Person.__table__.c.flags.type
 
 
-def _key_of(text: str) -> str | None:
-    parts = SIMPLE["cn_address"](text)
-    key = _building_key(parts)
-    return None if key is None else str(key)
-
-
-class AddressBook:
-    """Address rows by normalised text, and the grid of a building, cached for one run."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-        self._ids: dict[str, tuple[int, str | None]] = {}
-        self._buildings: dict[str, str] | None = None
-        self._grid_of: dict[str, str] | None = None
-
-    def _load_geography(self) -> None:
-        self._buildings = {}
-        # ``> ''``, not ``IS NOT NULL``: the same rows (a code is a grid unit's, never
-        # empty), but SQLite seeks ``ix_address_building_code`` for a range where it scans
-        # the whole address table for IS NOT NULL — per placement, at a million persons
-        rows = self.session.execute(
-            select(Address.normalized, Address.building_code).where(Address.building_code > "")
-        )
-        for text, code in rows:
-            key = _key_of(text)
-            if key is not None and code is not None:
-                self._buildings.setdefault(key, code)
-        units = self.session.execute(select(GridUnit.code, GridUnit.level, GridUnit.parent_code))
-        grids = {}
-        parents = {}
-        for code, level, parent in units:
-            if level == GridLevel.GRID:
-                grids[code] = code
-            elif level == GridLevel.BUILDING and parent:
-                parents[code] = parent
-        self._grid_of = {**grids, **parents}
-
-    def preload(self) -> None:
-        for aid, text, code in self.session.execute(
-            select(Address.id, Address.normalized, Address.building_code)
-        ):
-            self._ids.setdefault(text, (aid, code))
-
-    def grid(self, building_code: str | None) -> str | None:
-        if building_code is None:
-            return None
-        if self._grid_of is None:
-            self._load_geography()
-        assert self._grid_of is not None
-        return self._grid_of.get(building_code) or self._grid_of.get(building_code[:15])
-
-    def resolve(self, wanted: dict[str, dict[str, Any] | None]) -> None:
-        """Make sure every text in ``wanted`` (text → parts) has a row, in a few queries."""
-        texts = sorted(t for t in wanted if t not in self._ids)
-        self._lookup(texts)
-        missing = [t for t in texts if t not in self._ids]
-        if not missing:
-            return
-        if self._buildings is None:
-            self._load_geography()
-        assert self._buildings is not None
-        rows = []
-        for text in missing:
-            key = _key_of(text) if self._buildings else None
-            parts = wanted[text] or {}
-            rows.append(
-                {
-                    "normalized": text,
-                    "building_code": None if key is None else self._buildings.get(key),
-                    **{k: str(parts[k])[:60] if parts.get(k) else None for k in _ADDRESS_PARTS},
-                }
-            )
-        # a plain bulk insert, then the new ids by text: an ORM insert with RETURNING
-        # costs ten times as much per row, and a full run creates an address per home
-        insert_rows(self.session, Address.__table__, rows)  # type: ignore[arg-type]
-        self._lookup(missing)
-
-    def _lookup(self, texts: list[str]) -> None:
-        for start in range(0, len(texts), 500):
-            known = self.session.execute(
-                select(Address.normalized, Address.id, Address.building_code)
-                .where(Address.normalized.in_(texts[start : start + 500]))
-                .order_by(Address.id.desc())
-            )
-            self._ids.update({text: (aid, code) for text, aid, code in known})
-
-    def get(self, text: str | None) -> tuple[int, str | None] | None:
-        """(address id, building code) of an address ``resolve`` has seen."""
-        return self._ids.get(text[:300]) if text else None
+def _marks(n: int) -> str:
+    return ", ".join("?" * n)
 
 
 def _inputs(session: Session, persons: Sequence[int]) -> Iterator[tuple[int, list[GoldenInput]]]:
-    """Each person's person-bearing records, person by person."""
-    rows = session.execute(
-        select(
-            SourceRecord.person_id,
-            SourceRecord.id,
-            SourceRecord.source,
-            SourceRecord.updated_at,
-            SourceRecord.canonical,
-            ResolutionEntry.sufficient,
+    """Each person's person-bearing records, person by person (straight at the driver,
+    typed as the ORM would read them: a placement refreshes one person)."""
+    rows: list[tuple[Any, ...]] = []
+    for start in range(0, len(persons), _IN * 10):
+        chunk = list(persons[start : start + _IN * 10])
+        rows += fetch_rows(
+            session,
+            "SELECT s.person_id, s.id, s.source, s.updated_at, s.canonical, e.sufficient "
+            "FROM source_record s "
+            "LEFT OUTER JOIN resolution_entry e ON e.source_record_id = s.id "
+            f"WHERE s.person_id IN ({_marks(len(chunk))}) ORDER BY s.person_id, s.id",
+            chunk,
+            _INPUT_TYPES,
         )
-        .outerjoin(ResolutionEntry, ResolutionEntry.source_record_id == SourceRecord.id)
-        .where(SourceRecord.person_id.in_(persons))
-        .order_by(SourceRecord.person_id, SourceRecord.id)
-    )
     current: int | None = None
     group: list[GoldenInput] = []
     for person, rid, source, updated, canonical, sufficient in rows:
@@ -189,11 +95,13 @@ def refresh_persons(
     *,
     on: date | None = None,
     living_alone: bool = True,
+    geography: Geography | None = None,
 ) -> dict[str, int]:
     """Recompute and write the golden record of ``persons`` (all linked persons if None);
-    ``living_alone=False`` leaves that tag to a later call (it scans the person table)."""
+    ``living_alone=False`` leaves that tag to a later call (it scans the person table).
+    ``geography`` is a worker's building codes, kept across its transactions."""
     on = on or utcnow().date()
-    book = AddressBook(session)
+    book = AddressBook(session, geography)
     everyone = persons is None
     if everyone:
         book.preload()
@@ -209,8 +117,9 @@ def refresh_persons(
     homes: set[int] = set()
     for chunk in _chunks(ids, _PERSONS_PER_CHUNK):
         if not everyone:
-            for table in (PersonFieldLineage, PersonIdentifier, HouseholdMember):
-                session.execute(delete(table).where(table.person_id.in_(chunk)))
+            for name in ("person_field_lineage", "person_identifier", "household_member"):
+                sql = f"DELETE FROM {name} WHERE person_id IN ({_marks(len(chunk))})"
+                fetch_rows(session, sql, chunk)
         goldens = {pid: golden_person(records, on) for pid, records in _inputs(session, chunk)}
         counts["persons"] += len(goldens)
         homes |= _write(session, book, goldens, counts)
@@ -223,9 +132,12 @@ def _write(
     session: Session, book: AddressBook, goldens: dict[int, Golden], counts: Counter[str]
 ) -> set[int]:
     now = utcnow()
-    flags = dict(
-        session.execute(select(Person.id, Person.flags).where(Person.id.in_(list(goldens)))).all()
-    )
+    flags: dict[int, Any] = {}
+    ids = list(goldens)
+    for start in range(0, len(ids), _IN * 10):
+        part = ids[start : start + _IN * 10]
+        sql = f"SELECT id, flags FROM person WHERE id IN ({_marks(len(part))})"
+        flags.update(fetch_rows(session, sql, part, (None, _FLAGS)))
     updates, lineage, identifiers, members = [], [], [], []
     homes: set[int] = set()
     wanted: dict[str, dict[str, Any] | None] = {}
@@ -235,6 +147,7 @@ def _write(
         if g.residential_address:
             wanted[g.residential_address[:300]] = g.residential_parts
     book.resolve(wanted)
+    book.load_grids(home[1] for g in goldens.values() if (home := book.get(g.residential_address)))
     for pid, g in goldens.items():
         home = book.get(g.residential_address)
         registered = book.get(g.registered_address)
@@ -293,14 +206,7 @@ def _households(
     session: Session, members: list[tuple[int, tuple[str, str | None, int], Any]]
 ) -> None:
     numbers = sorted({h[0] for _, h, _ in members})
-    found: dict[str, int] = {}
-    for start in range(0, len(numbers), 500):
-        known = session.execute(
-            select(Household.household_no, Household.id).where(
-                Household.household_no.in_(numbers[start : start + 500])
-            )
-        )
-        found.update({str(number): int(hid) for number, hid in known if number is not None})
+    found = _household_ids(session, numbers)
     new: dict[str, int | None] = {}
     for _, (number, _, _), registered in members:
         if number not in found:
@@ -312,19 +218,22 @@ def _households(
             Household.__table__,  # type: ignore[arg-type]
             ({"household_no": n, "address_id": a, "created_at": now} for n, a in new.items()),
         )
-        created = list(new)
-        for start in range(0, len(created), 500):
-            known = session.execute(
-                select(Household.household_no, Household.id).where(
-                    Household.household_no.in_(created[start : start + 500])
-                )
-            )
-            found.update({str(number): int(hid) for number, hid in known})
+        found.update(_household_ids(session, list(new)))
     rows = [
         {"household_id": found[number], "person_id": pid, "relation": relation}
         for pid, (number, relation, _), _ in members
     ]
     insert_rows(session, HouseholdMember.__table__, rows)  # type: ignore[arg-type]
+
+
+def _household_ids(session: Session, numbers: list[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for start in range(0, len(numbers), _IN):
+        part = numbers[start : start + _IN]
+        sql = f"SELECT household_no, id FROM household WHERE household_no IN ({_marks(len(part))})"
+        known = fetch_rows(session, sql, part)
+        found.update({str(number): int(hid) for number, hid in known if number is not None})
+    return found
 
 
 def refresh_living_alone(session: Session, addresses: Iterable[int] | None, on: date) -> int:

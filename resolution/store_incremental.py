@@ -31,6 +31,7 @@ from canonical_model.resolution_state import (
     ReviewStatus,
 )
 from canonical_model.store import transaction
+from resolution.bulk import fetch_rows
 from resolution.features import normalise_record
 from resolution.incremental import MatchResult, PersonIndex
 from resolution.merge import MergeError, merge_persons
@@ -52,6 +53,7 @@ __all__ = [
 
 HISTORY_OVERLAP = 1_000
 _SUBJECT = SourceRecord.canonical[("facts", "subject", "source_key")].as_string()
+_CANONICAL = cast(Table, SourceRecord.__table__).c.canonical.type
 
 
 @dataclass
@@ -262,15 +264,20 @@ def _auto_merge(session: Session, profile: Profile, other: int, target: int) -> 
 
 
 def pending_records(session: Session, ids: Sequence[int]) -> list[Pending]:
-    """The person-bearing records among ``ids``, as placing them reads them."""
-    rows = session.execute(
-        select(
-            SourceRecord.id, SourceRecord.version, SourceRecord.person_id, SourceRecord.canonical
+    """The person-bearing records among ``ids``, as placing them reads them (straight at
+    the driver: a sync-triggered placement reads one)."""
+    wanted = sorted(set(ids))
+    rows: list[tuple[Any, ...]] = []
+    for start in range(0, len(wanted), 5_000):
+        chunk = wanted[start : start + 5_000]
+        rows += fetch_rows(
+            session,
+            "SELECT id, version, person_id, canonical FROM source_record "
+            f"WHERE id IN ({', '.join('?' * len(chunk))}) ORDER BY id",
+            chunk,
+            (None, None, None, _CANONICAL),
         )
-        .where(SourceRecord.id.in_(list(ids)))
-        .order_by(SourceRecord.id)
-    )
-    return [Pending(*row) for row in rows if not is_dependent(row.canonical)]
+    return [Pending(*row) for row in rows if not is_dependent(row[3])]
 
 
 def resolve_incremental(
@@ -319,7 +326,7 @@ def resolve_incremental(
                     Person.id.in_(touched), Person.status != PersonStatus.MERGED
                 )
             ).all()
-            refresh_persons(session, live)
+            refresh_persons(session, live, geography=backend.geography)
         if progress is not None:
             progress({"done": min(start + batch_size, len(work)), "of": len(work)})
     with transaction(factory) as session:

@@ -39,7 +39,8 @@ __all__ = ["place_each"]
 def _ms(values: list[float]) -> dict[str, float]:
     arr = np.asarray(values) * 1000
     return {q: round(float(np.percentile(arr, p)), 2) for q, p in (("p50", 50), ("p99", 99))} | {
-        "max": round(float(arr.max()), 2)
+        "max": round(float(arr.max()), 2),
+        "mean": round(float(arr.mean()), 2),
     }
 
 
@@ -78,6 +79,7 @@ def place_each(work: Path) -> dict[str, Any]:
     engine.dispose()  # reconnect, so every connection counts
     counted = 0
     decisions: dict[str, int] = {}
+    cpu_by: dict[str, list[float]] = {}  # placement CPU by decision: where the tail is
     with factory() as s:  # one index for the run, rebound to each transaction's session
         backend = StoreBackend(s, profile, model)
         index = PersonIndex(backend)
@@ -96,11 +98,12 @@ def place_each(work: Path) -> dict[str, Any]:
             backend.bind(s)
             indexed = index_records(s, profile, [record])
             placed = place_record(s, index, record, indexed[rid])
-            refresh_persons(s, placed.touched, living_alone=False)
+            refresh_persons(s, placed.touched, living_alone=False, geography=backend.geography)
         place_s.append(time.perf_counter() - start)
         place_cpu.append(time.process_time() - cpu)
         counted += statements[0] - before
         decisions[placed.decision] = decisions.get(placed.decision, 0) + 1
+        cpu_by[placed.decision] = [*cpu_by.get(placed.decision, []), place_cpu[-1]]
     engine.dispose()
     return {
         "persons_indexed": persons,
@@ -110,6 +113,7 @@ def place_each(work: Path) -> dict[str, Any]:
         "placement_ms": _ms(place_s),
         # CPU of this process (SQLite runs in it): far less inflated by a busy machine
         "placement_cpu_ms": _ms(place_cpu),
+        "placement_cpu_ms_by_decision": {k: _ms(v) for k, v in sorted(cpu_by.items())},
         "statements_per_placement": round(counted / max(len(ids), 1), 1),
         "seconds": sum(place_s),
     }
