@@ -36,8 +36,8 @@ def make_app() -> FastAPI:
 
 def serve_grpc(port: int, threads: int, reuse_port: bool) -> None:
     from api import ApiConfig, Hub
-    from gridhub.settings import Settings
     from gridhub.cli.serve import settle_heap
+    from gridhub.settings import Settings
     from grpc_api import build_server
 
     hub = Hub.from_settings(Settings(), ApiConfig(), log_reads=_log_reads())
