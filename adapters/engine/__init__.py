@@ -19,6 +19,7 @@ from adapters.engine.encoding import (
 )
 from adapters.engine.sync import (
     SYNC_ACTOR,
+    Commit,
     ConcurrentSyncError,
     ProgressCallback,
     load_cursor,
@@ -29,6 +30,7 @@ from adapters.engine.sync import (
 __all__ = [
     "DEFAULT_MAX_RECORD_BYTES",
     "SYNC_ACTOR",
+    "Commit",
     "ConcurrentSyncError",
     "ProgressCallback",
     "canonical_json",
