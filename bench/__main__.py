@@ -12,7 +12,7 @@ Writes ``latest.json``, ``latest.md``, ``throughput.png`` and ``latency.png`` to
 ``var/bench/report/<mode>/``. A full run of every benchmark also rewrites the README table.
 With ``--only``, the other benchmarks' figures are kept from the previous report of the
 same mode, each with its own date, load, commit and calibration, but only if their
-calibration is within 15 % of this run's (``--allow-mixed-machines`` keeps them anyway):
+calibration is within 25 % of this run's (``--allow-mixed-machines`` keeps them anyway):
 machines of one type were seen to run Python ~1.7x apart.
 """
 
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--allow-mixed-machines",
         action="store_true",
-        help="with --only, keep older figures even if their calibration is >15%% off this run's",
+        help="with --only, keep older figures even if their calibration is >25%% off this run's",
     )
     parser.add_argument("--results-dir", type=Path, default=RESULTS)
     parser.add_argument("--work-dir", type=Path, default=WORK, help="benchmark outputs and logs")

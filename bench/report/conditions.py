@@ -21,7 +21,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 CALIBRATION_REPEATS = 5
 #: Calibrations further apart than this (larger over smaller, minus one) are another speed.
-MIXED_LIMIT = 0.15
+#: Not 15 %: one idle run of eight benchmarks on one machine gave 0.339-0.393 s (16 % apart,
+#: best of 5 each); the machines it must tell apart differed by 70 %.
+MIXED_LIMIT = 0.25
 
 
 def _loop_10m_cpu_s() -> float:
@@ -41,7 +43,7 @@ def calibration(repeats: int = CALIBRATION_REPEATS) -> tuple[float, list[float]]
 
 def apart(a: float, b: float) -> float:
     """How far apart two calibrations are: the larger over the smaller, minus one (to six
-    places, so that 0.46 against 0.40 is 15 %, not a hair over)."""
+    places, so that 0.50 against 0.40 is 25 %, not a hair over)."""
     return round(max(a, b) / min(a, b) - 1, 6)
 
 

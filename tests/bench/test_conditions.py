@@ -21,7 +21,7 @@ def test_the_calibration_is_the_best_of_its_samples() -> None:
     [
         pytest.param(0.35, 0.60, 0.714286, id="last-session-machines"),
         pytest.param(0.60, 0.35, 0.714286, id="symmetric"),
-        pytest.param(0.40, 0.46, 0.15, id="exactly-the-limit"),
+        pytest.param(0.40, 0.50, 0.25, id="exactly-the-limit"),
         pytest.param(0.40, 0.40, 0.0, id="same"),
     ],
 )
