@@ -6,7 +6,7 @@ replace it with the new parser when the rules change on purpose.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import astuple, dataclass, fields
 
 from canonical_model.values._address_tables import (
     ALNUM,
@@ -26,7 +26,7 @@ from canonical_model.values.errors import InvalidAddress
 from canonical_model.values.text import CN_NUMERAL_CHARS, cn_numeral_to_int, to_halfwidth
 from canonical_model.values.text import to_simplified as _simplify
 
-__all__ = ["AddressParts", "normalize_address", "parse_address"]
+__all__ = ["AddressParts", "normalize_address", "outcome", "parse_address"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,3 +342,14 @@ def parse_address(text: str) -> AddressParts:
 def normalize_address(text: str) -> str:
     """Canonical text of an address: ``parse_address(text).normalized``."""
     return parse_address(text).normalized
+
+
+def outcome(parse: object, text: str) -> object:
+    """What a parser makes of ``text`` — its parts and normal form, or its refusal — in a
+    form that compares equal across this frozen parser and the live one. (Not part of the
+    frozen code: the tests' yardstick for comparing the two.)"""
+    try:
+        parts = parse(text)  # type: ignore[operator]
+    except InvalidAddress as exc:
+        return ("invalid", exc.reason)
+    return (astuple(parts), parts.normalized)
