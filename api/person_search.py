@@ -1,10 +1,11 @@
 """Person search within the caller's grid units: name, pinyin, resident ID, phone, address.
 
-Every branch is shaped to ride an existing index — a grid worker's scope (``person.grid_code``)
+Every branch is shaped to ride an index — a grid worker's scope (``person.grid_code``)
 narrows to a few thousand rows, names use the pinyin-key index (``张`` searches the range of
 keys starting ``zhang``, then filters on the name itself), ID numbers and phones use the
-identifier index — so the district needs no extra migration for it. Only bound parameters
-reach SQL, and ``LIKE`` wildcards in the query are escaped.
+identifier index, and an address fragment walks the grid in uid order on
+``ix_person_grid_uid`` (migration 0012) until the page is full. Only bound parameters reach
+SQL, and ``LIKE`` wildcards in the query are escaped.
 
 The query string itself is never logged: it is usually an ID number or a phone number.
 """
@@ -12,11 +13,23 @@ The query string itself is never logged: it is usually an ID number or a phone n
 from __future__ import annotations
 
 import enum
+import functools
 import re
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, or_, select
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Connection,
+    Select,
+    String,
+    and_,
+    bindparam,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session, aliased
 
 from api import cursor as cursors
@@ -34,6 +47,7 @@ from canonical_model.values import (
     pinyin_key,
     to_halfwidth,
 )
+from identity import Principal
 
 
 class SearchField(enum.StrEnum):
@@ -55,6 +69,7 @@ _SEPARATORS = re.compile(r"[\s\-()]")
 _PLACE_ENDINGS = frozenset("省市区县镇乡村路街巷弄号栋幢室")
 _IDENTIFIER_HITS = 1000
 _Residential = aliased(Address)
+_Page = Select[*tuple[Any, ...]]
 _Registered = aliased(Address)
 
 
@@ -138,7 +153,17 @@ def _condition(conn: Connection, field: SearchField, text: str) -> ColumnElement
         if not _PINYIN.fullmatch(syllables):
             return None
         return _key_range(Person.name_pinyin, syllables)
-    fragment = address_fragment(text, compact)
+    return _address_condition(_like_escaped(address_fragment(text, compact)))
+
+
+def _like_escaped(text: str) -> str:
+    """``text`` escaped as ``autoescape=True`` escapes a ``LIKE`` operand (escape character
+    ``/``), for a value bound at execution rather than built into the statement."""
+    return text.replace("/", "//").replace("%", "/%").replace("_", "/_")
+
+
+def _address_condition(fragment: str | BindParameter[str]) -> ColumnElement[bool]:
+    """Residents whose address contains ``fragment``, already escaped (:func:`_like_escaped`)."""
     # The registered (户籍) address is looked at only when it is not the residential one
     # (usually it is): a correlated scalar subquery, evaluated row by row after the cheap
     # test, so the planner can neither probe it for every resident nor turn it into a scan
@@ -149,10 +174,10 @@ def _condition(conn: Connection, field: SearchField, text: str) -> ColumnElement
         .scalar_subquery()
     )
     return or_(
-        _Residential.normalized.contains(fragment, autoescape=True),
+        _Residential.normalized.contains(fragment, escape="/"),
         and_(
             Person.registered_address_id.is_distinct_from(Person.residential_address_id),
-            registered.contains(fragment, autoescape=True),
+            registered.contains(fragment, escape="/"),
         ),
     )
 
@@ -171,6 +196,66 @@ def address_fragment(text: str, compact: str) -> str:
     if fragment.endswith("室") and not compact.endswith("室"):
         fragment = fragment[:-1]
     return fragment or compact
+
+
+def _page_statement(
+    principal: Principal,
+    condition: ColumnElement[bool],
+    limit: int,
+    after: str | BindParameter[str] | None,
+    *,
+    split: bool,
+) -> _Page:
+    """The page's statement; with ``split``, one ``SELECT`` per part of the caller's scope,
+    each ordered by uid and limited, under one ``ORDER BY uid LIMIT``.
+
+    The parts are disjoint and together exactly the scope (:meth:`Policy.scope_parts`), and
+    the first n+1 rows of a union are among the first n+1 of its branches, so the page is the
+    one a single statement over the whole scope gives. The split lets a grid's own rows come
+    from ``ix_person_grid_uid`` in uid order: a search that no index narrows (an address
+    fragment) stops at the page's last match instead of reading the grid and sorting it
+    (~5,000 buffers, 9.5 ms → ~410 buffers, 1.2 ms at 1,000,000 persons). A search an index
+    already narrows to a few rows gains nothing from it and would pay for planning every
+    branch (~0.5 ms more), so it stays one statement.
+    """
+
+    def branch(scope: ColumnElement[bool]) -> _Page:
+        stmt: _Page = (
+            select(
+                Person.uid,
+                Person.name,
+                Person.resident_id,
+                Person.phone,
+                _Residential.normalized,
+                Person.gender,
+                Person.birth_date,
+                Person.grid_code,
+                Person.status,
+            )
+            .outerjoin(_Residential, _Residential.id == Person.residential_address_id)
+            .where(condition, scope, Person.status != PersonStatus.MERGED)
+            .order_by(Person.uid)
+            .limit(limit + 1)
+        )
+        return stmt if after is None else stmt.where(Person.uid > after)
+
+    parts = Policy.scope_parts(principal, Person.grid_code) if split else None
+    if not parts:  # one statement, sees everything, or nothing at all
+        return branch(Policy.scope(principal, Person.grid_code))
+    # Each branch as a subquery: SQLite allows no ORDER BY or LIMIT on a compound's members.
+    both = union_all(*(select(branch(part).subquery()) for part in parts)).subquery()
+    return select(both).order_by(both.c.uid).limit(limit + 1)
+
+
+@functools.lru_cache(maxsize=256)
+def _address_page(principal: Principal, limit: int, paged: bool) -> _Page:
+    """A caller's address-search statement, the fragment (and the cursor) bound at execution:
+    building the split statement costs ~2 ms of CPU per search, more than PostgreSQL then
+    spends running it. One entry per caller (their scope), page size and first/later page;
+    an entry holds ~100 kB, so 256 of them bound it to ~25 MB per worker process."""
+    condition = _address_condition(bindparam("fragment", type_=String))
+    after = bindparam("after", type_=String) if paged else None
+    return _page_statement(principal, condition, limit, after, split=True)
 
 
 def _connection(session: Session, policy: Policy) -> Connection:
@@ -203,33 +288,20 @@ def search_persons(
     after = cursors.decode_str(cursor, _CURSOR, "after", 26) if cursor else None
     chosen = classify(text) if field is SearchField.AUTO else field
     conn = _connection(session, policy)
-    condition = _condition(conn, chosen, text)
+    stmt: _Page | None = None
+    params: dict[str, str] = {}
+    if chosen is SearchField.ADDRESS:
+        compact = _SEPARATORS.sub("", to_halfwidth(text))
+        stmt = _address_page(access.principal, limit, after is not None)
+        params["fragment"] = _like_escaped(address_fragment(text, compact))
+        if after is not None:
+            params["after"] = after
+    elif (condition := _condition(conn, chosen, text)) is not None:
+        stmt = _page_statement(access.principal, condition, limit, after, split=False)
     items: list[PersonSummary] = []
     last: str | None = None
-    if condition is not None:
-        stmt = select(
-            Person.uid,
-            Person.name,
-            Person.resident_id,
-            Person.phone,
-            _Residential.normalized,
-            Person.gender,
-            Person.birth_date,
-            Person.grid_code,
-            Person.status,
-        ).outerjoin(_Residential, _Residential.id == Person.residential_address_id)
-        stmt = (
-            stmt.where(
-                condition,
-                policy.scope(access.principal, Person.grid_code),
-                Person.status != PersonStatus.MERGED,
-            )
-            .order_by(Person.uid)
-            .limit(limit + 1)
-        )
-        if after is not None:
-            stmt = stmt.where(Person.uid > after)
-        rows = conn.execute(stmt).all()
+    if stmt is not None:
+        rows = conn.execute(stmt, params).all()
         more = len(rows) > limit
         last = rows[limit - 1][0] if more else None
         r = access.redactor

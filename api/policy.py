@@ -218,6 +218,25 @@ class Policy:
             *(and_(column >= code, column < code + "A", column.startswith(code)) for code in codes)
         )
 
+    @staticmethod
+    def scope_parts(principal: Principal, column: Any) -> list[ColumnElement[bool]] | None:
+        """:meth:`scope` as disjoint conditions whose union is exactly the same rows; None
+        when the caller sees everything.
+
+        Per granted code, its own rows as an *equality* and the units below it as the range
+        without the code itself. A query that runs one branch per part (``UNION ALL``) gets a
+        grid's rows from an index on ``(grid_code, x)`` already ordered by ``x``, so an
+        ``ORDER BY x LIMIT n`` stops after n rows instead of reading and sorting the whole
+        grid; the "below" branch of a grid with no micro-grids is one empty index probe.
+        """
+        if sees_everything(principal):
+            return None
+        parts: list[ColumnElement[bool]] = []
+        for code in _minimal(principal.grids):
+            parts.append(column == code)
+            parts.append(and_(column > code, column < code + "A", column.startswith(code)))
+        return parts
+
     def ensure_visible(
         self,
         session: Session,

@@ -44,6 +44,7 @@ class Person(Base):
         Index("ix_person_residential_address_id", "residential_address_id"),
         Index("ix_person_registered_address_id", "registered_address_id"),
         Index("ix_person_grid_pinyin", "grid_code", "name_pinyin"),  # migration 0009
+        Index("ix_person_grid_uid", "grid_code", "uid"),  # migration 0012
     )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
