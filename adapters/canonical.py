@@ -76,7 +76,7 @@ CANONICAL_PERSON_KEYS = (
 def _text(value: Any) -> str | None:
     if value is None:
         return None
-    text = str(value).strip()
+    text = (value if type(value) is str else str(value)).strip()
     return text or None
 
 
@@ -127,18 +127,26 @@ def person_fields(
 ) -> dict[str, Any]:
     """Canonical person fields from whatever a source holds; ``strict`` names fields whose
     invalid value must reject the record (``name``, ``resident_id``, ``phone``, ``address``)."""
-    out: dict[str, Any] = dict.fromkeys(CANONICAL_PERSON_KEYS)
-    out["tags"] = sorted(set(tags))
-    out["status"] = status
-    out["facts"] = facts or {}
-    out["household_no"] = _text(household_no)
-    out["relation"] = _text(relation)
+    # Locals, then one dict literal in CANONICAL_PERSON_KEYS order: every adapter pays this
+    # per record, and item assignment into a prebuilt dict cost more than the values.
+    name_out: str | None = None
+    name_pinyin: str | None = None
+    resident_id: str | None = None
+    resident_id_raw: str | None = None
+    resident_id_issue: str | None = None
+    id_birth: str | None = None
+    id_gender: str | None = None
+    phone_out: str | None = None
+    phone_issue: str | None = None
+    address_out: str | None = None
+    address_parts: dict[str, str] | None = None
+    registered_out: str | None = None
 
     raw_name = _text(name)
     if raw_name is not None:
         try:
-            out["name"] = normalize_name(raw_name)
-            out["name_pinyin"] = pinyin_key(out["name"])
+            name_out = normalize_name(raw_name)
+            name_pinyin = pinyin_key(name_out)
         except InvalidValue as exc:
             if "name" in strict:
                 raise _reject(exc) from None
@@ -149,42 +157,64 @@ def person_fields(
     if raw_id is not None:
         try:
             rid = parse_resident_id(raw_id)
-            out["resident_id"] = rid.number
-            out["birth_date"] = rid.birth_date.isoformat()
-            out["gender"] = rid.gender
+            resident_id = rid.number
+            id_birth = rid.birth_date.isoformat()
+            id_gender = rid.gender
         except InvalidValue as exc:
             if "resident_id" in strict:
                 raise _reject(exc) from None
-            out["resident_id_raw"] = raw_id
-            out["resident_id_issue"] = exc.reason
+            resident_id_raw = raw_id
+            resident_id_issue = exc.reason
     elif "resident_id" in strict:
         raise RecordRejected("resident_id.empty", "resident_id: the record has no ID number")
-
-    # A source's own birth date and gender win only where the ID did not give them.
-    out["birth_date"] = out["birth_date"] or _date(birth_date)
-    out["gender"] = out["gender"] or _gender(gender)
 
     raw_phone = _text(phone)
     if raw_phone is not None:
         try:
-            out["phone"] = parse_phone(raw_phone).number
+            phone_out = parse_phone(raw_phone).number
         except InvalidValue as exc:
             if "phone" in strict:
                 raise _reject(exc) from None
-            out["phone_issue"] = exc.reason
+            phone_issue = exc.reason
 
-    for key, value in (("address", address), ("registered_address", registered_address)):
-        raw_address = _text(value)
-        if raw_address is None:
-            continue
+    raw_address = _text(address)
+    if raw_address is not None:
         try:
             normalized, names, values = _address(raw_address)
         except InvalidValue as exc:
-            if key in strict:
+            if "address" in strict:
                 raise _reject(exc) from None
-            out[key] = raw_address
-            continue
-        out[key] = normalized
-        if key == "address":
-            out["address_parts"] = dict(zip(names, values, strict=True))
-    return out
+            address_out = raw_address
+        else:
+            address_out = normalized
+            address_parts = dict(zip(names, values, strict=True))
+
+    raw_registered = _text(registered_address)
+    if raw_registered is not None:
+        try:
+            registered_out = _address(raw_registered)[0]
+        except InvalidValue as exc:
+            if "registered_address" in strict:
+                raise _reject(exc) from None
+            registered_out = raw_registered
+
+    return {
+        "name": name_out,
+        "name_pinyin": name_pinyin,
+        "resident_id": resident_id,
+        "resident_id_raw": resident_id_raw,
+        "resident_id_issue": resident_id_issue,
+        # A source's own birth date and gender win only where the ID did not give them.
+        "birth_date": id_birth or _date(birth_date),
+        "gender": id_gender or _gender(gender),
+        "phone": phone_out,
+        "phone_issue": phone_issue,
+        "address": address_out,
+        "address_parts": address_parts,
+        "registered_address": registered_out,
+        "household_no": _text(household_no),
+        "relation": _text(relation),
+        "tags": sorted(set(tags)) if tags else [],
+        "status": status,
+        "facts": facts or {},
+    }

@@ -27,7 +27,7 @@ from canonical_model.values._address_tables import (
     SUFFIXES,
 )
 from canonical_model.values.errors import InvalidAddress
-from canonical_model.values.text import CN_NUMERAL_CHARS, cn_numeral_to_int, to_halfwidth
+from canonical_model.values.text import CN_NUMERAL_CHARS, cn_numeral_to_int, compose_halfwidth
 from canonical_model.values.text import to_simplified as _simplify
 
 __all__ = ["AddressParts", "normalize_address", "parse_address"]
@@ -124,10 +124,16 @@ for _suffix, _kind in HOUSE_SUFFIXES:
     _HOUSE_BY_FIRST[_suffix[0]] = (*_HOUSE_BY_FIRST.get(_suffix[0], ()), (_suffix, _kind))
 
 
+#: Half-width then dashes in one table, and what it would change (usually nothing).
+_PREPARE, _PREPARE_FINDS = compose_halfwidth(DASHES)
+
+
 def _prepare(text: str) -> str:
     s = text.strip()
     if not s.isascii():
-        s = _simplify(to_halfwidth(s).translate(DASHES))
+        if _PREPARE_FINDS.search(s) is not None:
+            s = s.translate(_PREPARE)
+        s = _simplify(s)
     return s
 
 

@@ -89,3 +89,24 @@ def test_cn_numeral_to_int(raw: str, expected: int | None) -> None:
 )
 def test_fold(raw: str, expected: str) -> None:
     assert fold(raw) == expected
+
+
+def test_composed_table_is_halfwidth_then_the_callers_table() -> None:
+    """Every character folds in one step exactly as in two, and the pattern finds just those."""
+    from canonical_model.values._address_tables import DASHES
+    from canonical_model.values.text import compose_halfwidth
+
+    table, finds = compose_halfwidth(DASHES)
+    chars = [chr(cp) for cp in range(0x2000, 0x3100)] + [chr(cp) for cp in range(0xFE00, 0x10000)]
+    chars += [chr(cp) for cp in range(0x80)] + list("路号栋單元室")
+    for c in chars:
+        two_steps = to_halfwidth(c).translate(DASHES)
+        assert c.translate(table) == two_steps, repr(c)
+        assert (finds.search(c) is not None) == (two_steps != c), repr(c)
+    assert "文一西路８～１０号".translate(table) == "文一西路8-10号"  # ～ → ~ → -
+
+
+def test_halfwidth_without_fullwidth_characters_returns_the_text() -> None:
+    text = "杭州市西湖区文一西路481号3幢2单元302室"
+    assert to_halfwidth(text) is text
+    assert to_halfwidth(text + "　") == text + " "
