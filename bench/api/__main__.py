@@ -4,7 +4,8 @@ Creates a temporary PostgreSQL database, migrates it, bulk-loads N persons (COPY
 REST API (uvicorn, as ``gridhub serve api`` would) and the gRPC server as their own processes,
 and drives them from a third process on loopback, bounded in requests and seconds: ``wrk``
 with a Lua script for HTTP when it is (or can be made) available, else the Python asyncio
-client (``bench.api.client``, also the gRPC client); each figure says which. Measures:
+client (``bench.api.client``); for gRPC ``h2load`` (``nghttp2-client``, installed if missing),
+else the same Python client; each figure says which, with its CPU per request. Measures:
 
 * ``GET /api/v1/persons/{uid}`` — p99 at moderate concurrency, and throughput at high;
 * ``GET /api/v1/persons?q=`` — p99 of a grid worker's searches (name, pinyin, ID, phone, address);
@@ -30,13 +31,22 @@ from pathlib import Path
 from typing import Any
 
 from bench.api.dataset import load, sample
+from bench.api.grpc_load import (
+    Target,
+    children_cpu,
+    ensure_h2load,
+    h2load_run,
+    logged_reads,
+)
 from bench.api.harness import (
     PASSPHRASE,
     RESULTS,
     WORKERS_SAMPLED,
     api_server,
     check_responses,
+    cpu_seconds,
     database,
+    db_cpu_seconds,
     env_for,
     grpc_servers,
     machine,
@@ -47,6 +57,7 @@ from bench.api.wrk import ensure_wrk
 from identity import KeyRing
 
 PHASES = ("get", "search", "grpc", "logging")
+H2LOAD_TARGETS = 16  # one h2load (one connection) per target: 32 calls = 16 x 2 streams
 
 
 def met(value: float, target: str) -> bool:
@@ -87,6 +98,10 @@ def main() -> None:
         "--client", choices=("auto", "wrk", "python"), default="auto",
         help="HTTP load generator (auto: wrk, installed if missing, else the Python client)",
     )  # fmt: skip
+    parser.add_argument(
+        "--grpc-client", choices=("auto", "h2load", "python"), default="auto",
+        help="gRPC load generator (auto: h2load, installed if missing, else the Python client)",
+    )  # fmt: skip
     args = parser.parse_args()
     wrk = None if args.client == "python" else ensure_wrk()
     if args.client == "wrk" and wrk is None:
@@ -114,17 +129,7 @@ def main() -> None:
                 figures += http_figures(plans, server, {"mode": "http", "wrk": wrk, **limits},
                                         args.only, size, args.workers)  # fmt: skip
         if "grpc" in args.only:
-            with grpc_servers(env, args.workers, threads=16) as server:
-                plan = {"mode": "grpc", **limits, "requests": plans["grpc"], "concurrency": 32}
-                grpc_run = run_client(plan, server)
-            figures.append(
-                figure("gRPC GetPerson throughput, 32 concurrent calls", "requests/s",
-                       grpc_run["rps"], ">= 2000", size, p50_ms=grpc_run["p50_ms"],
-                       p99_ms=grpc_run["p99_ms"], client=grpc_run["client"],
-                       processes=args.workers,
-                       server_cpu_ms_per_request=grpc_run["server_cpu_ms_per_request"],
-                       db_cpu_ms_per_request=grpc_run["db_cpu_ms_per_request"])
-            )  # fmt: skip
+            figures.append(grpc_figure(env, dsn, plans["grpc"], limits, args, size, var_dir))
         if "logging" in args.only:
             figures.append(logging_overhead(url, var_dir, plans, args, size, wrk))
     stamp = datetime.now(UTC).isoformat(timespec="seconds")
@@ -174,6 +179,103 @@ def http_figures(
                    **detail(search))
         )  # fmt: skip
     return out
+
+
+def grpc_figure(
+    env: dict[str, str],
+    dsn: str,
+    pairs: list[Any],
+    limits: dict[str, Any],
+    args: Any,
+    size: str,
+    var_dir: Path,
+) -> dict[str, Any]:
+    """``GetPerson`` at 32 concurrent calls, from h2load when it can be had.
+
+    The Python asyncio client spends about what the server does per call, so on 2 cores it
+    halves the machine left to the server; h2load (C) spends a few per cent of it. Each
+    figure names its client and gives the client's CPU per call beside the server's and
+    PostgreSQL's, so rates from different clients or loads can be told apart.
+    """
+    h2 = None if args.grpc_client == "python" else ensure_h2load()
+    if args.grpc_client == "h2load" and h2 is None:
+        raise SystemExit("h2load is not installed and could not be installed")
+    concurrency = 32
+    logged_before = logged_reads(dsn)
+    with grpc_servers(env, args.workers, threads=16) as server:
+        if h2 is None:
+            run = python_grpc(server, pairs, limits, concurrency)
+        else:
+            run = h2load_grpc(server, pairs, limits, concurrency, var_dir / "h2load")
+    # the servers have stopped: every read entry they queued is committed by now
+    logged = logged_reads(dsn) - logged_before
+    # h2load's calls are counted exactly; the Python client's deadline may abandon a few
+    # calls the server still answered and logged
+    if logged < run["calls_made"] or (h2 is not None and logged != run["calls_made"]):
+        raise RuntimeError(f"{run['calls_made']} calls but {logged} logged reads: calls failed")
+    cpu = {k: run[k] for k in run if k.endswith("_per_request")}
+    total = round(sum(cpu.values()), 3)
+    latency = {k: run[k] for k in ("p50_ms", "p99_ms", "mean_ms") if run.get(k) is not None}
+    return figure("gRPC GetPerson throughput, 32 concurrent calls", "requests/s", run["rps"],
+                  ">= 2000", size, **latency, client=run["client"], processes=args.workers,
+                  **cpu, total_cpu_ms_per_request=total, calls=run["requests"],
+                  distinct_persons=run.get("distinct_persons", len(pairs)))  # fmt: skip
+
+
+def _cpu_per_request(spent: dict[str, float], count: int) -> dict[str, float]:
+    return {f"{k}_cpu_ms_per_request": round(v / max(1, count) * 1000, 3) for k, v in spent.items()}
+
+
+def h2load_grpc(
+    server: Any, pairs: list[Any], limits: dict[str, Any], concurrency: int, tmp: Path
+) -> dict[str, Any]:
+    """A warm-up round, then a round sized from its rate to last about ``duration``.
+
+    h2load is given a call count, not a time (a run cut at a deadline abandons calls the
+    server may still answer and log), so every call can be checked against the read log.
+    """
+    work = [Target(uid, token) for uid, token in pairs[:H2LOAD_TARGETS]]
+    warm = h2load_run(server.port, work, len(work) * 100, concurrency, tmp / "warm")
+    rate = max(warm["rps"], 100.0)
+    calls = min(int(limits["max_requests"]), int(rate * float(limits["duration"])))
+    calls = max(calls // len(work), 50) * len(work)
+    before = cpu_seconds(server.pids), db_cpu_seconds(server.database)
+    run = h2load_run(server.port, work, calls, concurrency, tmp / "timed")
+    spent = {
+        "server": cpu_seconds(server.pids) - before[0],
+        "db": db_cpu_seconds(server.database) - before[1],
+        "client": run["client_cpu_seconds"],
+    }
+    if warm["requests"] + run["requests"] != len(work) * 100 + calls:
+        raise RuntimeError(f"h2load: {run['requests']} of {calls} calls answered HTTP 200")
+    return {
+        "client": "h2load",
+        # h2load repeats one request body per connection: 16 persons, each asked for again
+        # and again (their rows stay cached; the Python client spreads over the whole sample)
+        "distinct_persons": len(work),
+        "rps": run["rps"],
+        "mean_ms": run["mean_ms"],
+        "requests": calls,
+        "calls_made": len(work) * 100 + calls,
+        **_cpu_per_request(spent, calls),
+    }
+
+
+def python_grpc(
+    server: Any, pairs: list[Any], limits: dict[str, Any], concurrency: int
+) -> dict[str, Any]:
+    """The fallback: ``bench.api.client`` (warm-up, then a timed run whose CPU is counted)."""
+    plan = {"mode": "grpc", **limits, "requests": pairs, "concurrency": concurrency}
+    warm = run_client({**plan, "duration": limits["warmup"], "warmup": 0}, server)
+    before = children_cpu()
+    run = run_client({**plan, "warmup": 0}, server)
+    client = children_cpu() - before
+    count = max(1, run["requests"])
+    return {
+        **run,
+        "client_cpu_ms_per_request": round(client / count * 1000, 3),
+        "calls_made": warm["requests"] + run["requests"],
+    }
 
 
 def logging_overhead(

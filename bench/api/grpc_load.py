@@ -149,7 +149,7 @@ def _wait_serving(port: int, started: list[subprocess.Popen[Any]]) -> None:
 def h2load(port: int, work: list[Target], calls: int, concurrency: int, tmp: Path) -> float:
     """One h2load per target (its own connection, ``concurrency / len(work)`` streams),
     all at once; returns the wall seconds of the slowest. Output kept for :func:`summary`."""
-    tmp.mkdir(exist_ok=True)
+    tmp.mkdir(parents=True, exist_ok=True)
     per = max(1, calls // len(work))
     streams = max(1, concurrency // len(work))
     jobs = []
@@ -192,6 +192,41 @@ def _ms(text: str) -> float:
     return float(text)
 
 
+def ensure_h2load() -> str | None:
+    """The path of ``h2load``, installing Debian's ``nghttp2-client`` if needed (as
+    :func:`bench.api.wrk.ensure_wrk` does for wrk); None if impossible."""
+    found = shutil.which("h2load")
+    if found or not shutil.which("apt-get"):
+        return found
+    sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in (
+        ["apt-get", "update", "-qq"],
+        ["apt-get", "install", "-y", "-qq", "nghttp2-client"],
+    ):
+        done = subprocess.run([*sudo, *command], env=env, capture_output=True, check=False)
+        if done.returncode != 0 and command[1] == "install":
+            return None
+    return shutil.which("h2load")
+
+
+def h2load_run(
+    port: int, work: list[Target], calls: int, concurrency: int, tmp: Path
+) -> dict[str, Any]:
+    """One timed :func:`h2load` round: calls that got HTTP 200, calls/s over the slowest
+    h2load's wall time, mean latency, and the CPU the h2load processes spent."""
+    before = children_cpu()
+    seconds = h2load(port, work, calls, concurrency, tmp)
+    client = children_cpu() - before
+    got = summary(tmp)
+    return {
+        "requests": got["http_ok"],
+        "rps": round(got["http_ok"] / seconds, 1) if seconds else 0.0,
+        "mean_ms": got["mean_ms"],
+        "client_cpu_seconds": client,
+    }
+
+
 def python_client(port: int, work: list[Target], calls: int, concurrency: int) -> float:
     """The fallback: ``bench.api.client``'s asyncio gRPC client (costs CPU: see module doc)."""
     plan = {
@@ -218,7 +253,7 @@ def python_client(port: int, work: list[Target], calls: int, concurrency: int) -
     return time.perf_counter() - started
 
 
-def _children_cpu() -> float:
+def children_cpu() -> float:
     """User + system CPU of this process's reaped children: the load generators (h2load, or
     the Python client); the servers are reaped only after the timed run."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -256,7 +291,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 h2load(port, work, warm, args.concurrency, tmp / "warm")
             else:
                 python_client(port, work, warm, args.concurrency)
-            cpu, db, client = cpu_seconds(pids), db_cpu_seconds(name), _children_cpu()
+            cpu, db, client = cpu_seconds(pids), db_cpu_seconds(name), children_cpu()
             load_before = os.getloadavg()[0]
             if tool == "h2load":
                 seconds = h2load(port, work, calls, args.concurrency, tmp / "timed")
@@ -265,7 +300,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 seconds = python_client(port, work, calls, args.concurrency)
             cpu = cpu_seconds(pids) - cpu
             db = db_cpu_seconds(name) - db
-            client = _children_cpu() - client  # the load generators, reaped by now
+            client = children_cpu() - client  # the load generators, reaped by now
             load_after = os.getloadavg()[0]
         # the servers have stopped: every queued read entry is committed by now
         logged = logged_reads(dsn) - logged_before
