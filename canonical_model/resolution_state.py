@@ -185,10 +185,16 @@ class ResolutionEntry(Base):
 
 
 class ResolutionBlock(Base):
-    """One blocking key of one record: a hash of (rule, side, values), never the values."""
+    """One blocking key of one record: a hash of (rule, side, values), never the values.
+
+    On SQLite the table has no rowid (its primary key is the table): a full run rewrites
+    millions of these rows, and a rowid would write each of them twice."""
 
     __tablename__ = "resolution_block"
-    __table_args__ = (Index("ix_resolution_block_record", "source_record_id"),)
+    __table_args__ = (
+        Index("ix_resolution_block_record", "source_record_id"),
+        {"sqlite_with_rowid": False},
+    )
 
     key: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     source_record_id: Mapped[int] = mapped_column(

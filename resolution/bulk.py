@@ -88,7 +88,7 @@ def _processed(
     columns have none, and a per-value check for each would cost more than the insert)."""
     postgres = is_postgres(session)
     dialect = session.get_bind().dialect
-    out: list[list[Any]] = [list(col) for col in zip(*chunk, strict=True)]
+    procs: list[tuple[int, Any, Callable[[Any], Any]]] = []
     for k, name in enumerate(columns):
         column_type = table.c[name].type
         proc: Callable[[Any], Any] | None
@@ -97,8 +97,12 @@ def _processed(
             proc = _enum_value if isinstance(column_type, Enum) else proc
         else:
             proc = column_type._cached_bind_processor(dialect)
-        if proc is None:
-            continue
+        if proc is not None:
+            procs.append((k, column_type, proc))
+    if not procs:  # the index's integer rows: transposing twice would be all the cost
+        return chunk
+    out: list[list[Any]] = [list(col) for col in zip(*chunk, strict=True)]
+    for k, column_type, proc in procs:
         if isinstance(column_type, JSON):
             out[k] = [None if v is None else proc(v) for v in out[k]]
         else:  # times and enums repeat (one run stamps one time): process each value once

@@ -6,11 +6,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from canonical_model import SourceRecord
 from canonical_model.resolution_state import ResolutionBlock, ResolutionEntry
+from canonical_model.store import downgrade, make_engine, upgrade
 from resolution import load_profile
 from resolution.state import active_model
 from resolution.store_index import StoreBackend, _lookup_keys
@@ -86,3 +87,50 @@ def test_a_record_is_not_its_own_candidate(resolved: sessionmaker[Session], excl
         assert ids == sorted(set(ids))
         mine = next((c for c in found if c.record == record), None)
         assert mine is None or mine.values == values
+
+
+def test_the_index_table_keeps_its_rows_across_migration_0013(resolved_url: str) -> None:
+    """On SQLite each index row is written once (the primary key is the table: no rowid),
+    and rebuilding the table either way (0013 down and up) copies every row; on PostgreSQL
+    (no rowids) the migration leaves the table as it is."""
+    sqlite = resolved_url.startswith("sqlite")
+    engine = make_engine(resolved_url)
+    try:
+
+        def table_state() -> tuple[bool, list[tuple[int, int]], list[str]]:
+            with engine.connect() as c:
+                rows = c.execute(text("SELECT * FROM resolution_block ORDER BY 1, 2")).all()
+                if not sqlite:
+                    names = c.scalars(
+                        text(
+                            "SELECT indexname FROM pg_indexes WHERE tablename = 'resolution_block'"
+                        )
+                    ).all()
+                    return False, [(int(k), int(r)) for k, r in rows], list(names)
+                sql = c.scalar(
+                    text("SELECT sql FROM sqlite_master WHERE name = 'resolution_block'")
+                )
+                names = c.scalars(
+                    text("SELECT name FROM sqlite_master WHERE tbl_name = 'resolution_block'")
+                ).all()
+            return (
+                "WITHOUT ROWID" in str(sql).upper(),
+                [(int(k), int(r)) for k, r in rows],
+                list(names),
+            )
+
+        no_rowid, rows, names = table_state()
+        assert no_rowid is sqlite
+        assert rows
+        assert "ix_resolution_block_record" in names
+        downgrade(engine, "0012")
+        no_rowid_down, rows_down, _ = table_state()
+        assert no_rowid_down is False
+        assert rows_down == rows
+        upgrade(engine)
+        no_rowid_up, rows_up, names_up = table_state()
+        assert no_rowid_up is sqlite
+        assert rows_up == rows
+        assert "ix_resolution_block_record" in names_up
+    finally:
+        engine.dispose()
