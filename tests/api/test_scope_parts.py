@@ -64,17 +64,6 @@ PRINCIPALS = [
 ]
 
 
-@pytest.fixture(
-    params=[
-        pytest.param("sqlite", id="sqlite"),
-        pytest.param("postgresql", id="postgresql", marks=pytest.mark.integration),
-    ]
-)
-def store_url(request: pytest.FixtureRequest) -> str:
-    name = "sqlite_url" if request.param == "sqlite" else "pg_url"
-    return str(request.getfixturevalue(name))
-
-
 @pytest.fixture
 def probe(engine: Engine) -> Iterator[Table]:
     table = Table(
