@@ -176,15 +176,15 @@ def _pages(
             cursor = page.next_cursor
 
 
+SEARCHES = [
+    pytest.param("文三路", SearchField.ADDRESS, id="address"),
+    pytest.param("张", SearchField.NAME, id="name"),
+    pytest.param("zhang", SearchField.PINYIN, id="pinyin"),
+]
+
+
 @pytest.mark.parametrize("limit", [1, 2, 50])
-@pytest.mark.parametrize(
-    ("q", "field"),
-    [
-        pytest.param("文三路", SearchField.ADDRESS, id="address"),
-        pytest.param("张", SearchField.NAME, id="name"),
-        pytest.param("zhang", SearchField.PINYIN, id="pinyin"),
-    ],
-)
+@pytest.mark.parametrize(("q", "field"), SEARCHES)
 @pytest.mark.parametrize("principal", PRINCIPALS)
 def test_search_shows_exactly_the_callers_grids_in_uid_order(
     engine: Engine,
@@ -203,14 +203,7 @@ def test_search_of_district_it_sees_every_grid(engine: Engine, district: dict[st
     assert _pages(engine, admin, "文三路", SearchField.ADDRESS, 3) == sorted(district)
 
 
-@pytest.mark.parametrize(
-    ("q", "field"),
-    [
-        pytest.param("文三路", SearchField.ADDRESS, id="address"),
-        pytest.param("张", SearchField.NAME, id="name"),
-        pytest.param("zhang", SearchField.PINYIN, id="pinyin"),
-    ],
-)
+@pytest.mark.parametrize(("q", "field"), SEARCHES)
 @pytest.mark.parametrize("principal", PRINCIPALS)
 def test_split_and_single_statement_give_the_same_rows(
     engine: Engine, district: dict[str, str], principal: Principal, q: str, field: SearchField
