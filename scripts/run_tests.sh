@@ -8,7 +8,8 @@
 # process makes its own uniquely named PostgreSQL databases, and these tests use free ports,
 # temporary folders and their own Airflow homes.
 # The rest is cut in two along package lines (the source side — adapters, the canonical model,
-# the bad-input corpus, the simulators — beside everything downstream of it): one pytest
+# the bad-input corpus, the simulators, and identity resolution — beside everything downstream
+# of it): one pytest
 # process kept a single core busy for about half the run (1.1 cores used over 14 min).
 # With arguments (`make test PYTEST_ARGS=…`) it is one ordinary pytest run.
 set -uo pipefail
@@ -20,8 +21,8 @@ if [ "$#" -gt 0 ]; then
 fi
 
 SYSTEM=(tests/reliability tests/gridhub/demo/test_demo_e2e.py tests/gridhub/cli/test_up.py
-    tests/bench/test_load.py)
-SOURCES=(tests/adapters tests/canonical_model tests/corpus tests/simulators)
+    tests/bench/test_load.py tests/bench/test_api_grpc.py)
+SOURCES=(tests/adapters tests/canonical_model tests/corpus tests/simulators tests/resolution)
 mkdir -p var
 log=var/test-system.log
 sources_log=var/test-sources.log
