@@ -23,6 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.config import ApiConfig, HubSettings
+from api.held import release
 from api.policy import Policy
 from audit.buffered import BufferedAppender
 from canonical_model.store import make_engine, session_factory
@@ -252,9 +253,13 @@ class Hub:
         self.policy.flush_reads()
 
     def close(self) -> None:
-        """Server shutdown: commit every queued read entry; later reads are refused."""
+        """Server shutdown: commit every queued read entry (later reads are refused), and
+        hand the held read connections back to the pool."""
         if self.policy.reads is not None:
             self.policy.reads.close()
+        bind = self.sessions.kw.get("bind")
+        if isinstance(bind, Engine):
+            release(bind)
 
     def ready(self) -> bool:
         """Whether the store answers; never raises (used by /readyz and gRPC health)."""

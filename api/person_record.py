@@ -13,10 +13,12 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from api.errors import InvalidRequest, NotFound
+from api.held import held
 from api.person_rows import (
     EVENT_COLUMNS,
     PersonRows,
@@ -38,7 +40,6 @@ from api.views import (
 )
 
 ULID = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")
-_AUTOCOMMIT = {"isolation_level": "AUTOCOMMIT"}
 
 
 def check_uid(uid: str) -> str:
@@ -56,22 +57,12 @@ def read_person(
     """
     check_uid(uid)
     fast = one_trip and session.get_bind().dialect.name == "postgresql"
+    conn: Connection | None = None
     if fast and not session.in_transaction() and not policy.writes_reads_inline:
         # One statement that writes nothing: its own snapshot is the whole read, so it runs
-        # in autocommit — no BEGIN and COMMIT round trips around it.
-        conn = session.connection(execution_options=_AUTOCOMMIT)
-        try:
-            rows = fetch_one_trip(conn, access.principal, uid)
-        except DBAPIError as exc:
-            if not exc.connection_invalidated:
-                raise
-            # The server dropped the pooled connection (a restart; the pool does not ping)
-            # and the pool was started afresh. The statement wrote nothing and nothing was
-            # logged yet, so it is asked once more on a new connection instead of answering
-            # 503 once per server process after every database restart.
-            session.rollback()
-            conn = session.connection(execution_options=_AUTOCOMMIT)
-            rows = fetch_one_trip(conn, access.principal, uid)
+        # on a held autocommit connection — no BEGIN and COMMIT round trips around it, and
+        # no session transaction or pool checkout (api.held).
+        rows = _fetch_held(session, access, uid)
     else:
         conn = session.connection()
         rows = fetch_one_trip(conn, access.principal, uid) if fast else fetch_person(conn, uid)
@@ -81,8 +72,33 @@ def read_person(
     refs = {"persons": [uid]}
     policy.ensure_visible(session, access, row[8], operation="person.get", refs=refs)
     if rows.household is None:  # not fetched yet (SQLite), or SQL's scope disagreed
-        fetch_rest(conn, rows)
+        if conn is None:
+            with held(_engine(session)).connection() as autocommit:
+                fetch_rest(autocommit, rows)
+        else:
+            fetch_rest(conn, rows)
     return _record(session, policy, access, uid, rows)
+
+
+def _engine(session: Session) -> Engine:
+    bind = session.get_bind()
+    return bind if isinstance(bind, Engine) else bind.engine
+
+
+def _fetch_held(session: Session, access: Access, uid: str) -> PersonRows | None:
+    """:func:`fetch_one_trip` on a held autocommit connection. If the server dropped it (a
+    restart; the pool does not ping) the pool was started afresh: the statement wrote
+    nothing and nothing was logged yet, so it is asked once more on a new connection
+    instead of answering 503 once per server process after every database restart."""
+    connections = held(_engine(session))
+    try:
+        with connections.connection() as conn:
+            return fetch_one_trip(conn, access.principal, uid)
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+    with connections.connection() as conn:
+        return fetch_one_trip(conn, access.principal, uid)
 
 
 def _record(

@@ -12,16 +12,18 @@ The query string itself is never logged: it is usually an ID number or a phone n
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
     Connection,
+    Engine,
     Select,
     String,
     and_,
@@ -35,6 +37,7 @@ from sqlalchemy.orm import Session, aliased
 from api import cursor as cursors
 from api.config import DEFAULT_PAGE, MAX_PAGE, MAX_QUERY_CHARS
 from api.errors import InvalidRequest
+from api.held import held
 from api.policy import Access, Policy
 from api.views import PersonPage, PersonSummary, plain
 from canonical_model import Address, Person, PersonIdentifier, PersonStatus
@@ -104,26 +107,53 @@ def _next_prefix(prefix: str) -> str:
     return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
-def _key_range(column: Any, prefix: str) -> ColumnElement[bool]:
+def _key_range(column: Any) -> ColumnElement[bool]:
+    """Keys starting with the bound ``key_from``: a range an index serves, and the exact
+    prefix test (values from :func:`_key_values`)."""
     return and_(
-        column >= prefix,
-        column < _next_prefix(prefix),
-        column.startswith(prefix, autoescape=True),
+        column >= bindparam("key_from", type_=String),
+        column < bindparam("key_to", type_=String),
+        column.startswith(bindparam("key_prefix", type_=String), escape="/"),
     )
+
+
+def _key_values(prefix: str) -> dict[str, str]:
+    return {"key_from": prefix, "key_to": _next_prefix(prefix), "key_prefix": _like_escaped(prefix)}
 
 
 def _identifier_ids(conn: Connection, kinds: Sequence[str], values: Sequence[str]) -> list[int]:
-    return list(
-        conn.scalars(
-            select(PersonIdentifier.person_id)
-            .where(PersonIdentifier.kind.in_(kinds), PersonIdentifier.value.in_(values))
-            .limit(_IDENTIFIER_HITS)
-        )
+    return list(conn.scalars(_IDENTIFIER_IDS, {"kinds": list(kinds), "values": list(values)}))
+
+
+_IDENTIFIER_IDS = (
+    select(PersonIdentifier.person_id)
+    .where(
+        PersonIdentifier.kind.in_(bindparam("kinds", expanding=True)),
+        PersonIdentifier.value.in_(bindparam("values", expanding=True)),
     )
+    .limit(_IDENTIFIER_HITS)
+)
 
 
-def _condition(conn: Connection, field: SearchField, text: str) -> ColumnElement[bool] | None:
-    """The WHERE clause for one search, or None when the query cannot match anything."""
+def _bound_condition(field: SearchField) -> ColumnElement[bool]:
+    """The WHERE clause of one kind of search, every value a bound parameter (named as
+    :func:`_values` names them), so one statement per kind and caller serves every query."""
+    ids = Person.id.in_(bindparam("ids", expanding=True))
+    if field is SearchField.RESIDENT_ID:
+        return or_(Person.resident_id == bindparam("number", type_=String), ids)
+    if field is SearchField.PHONE:
+        return or_(Person.phone == bindparam("phone", type_=String), ids)
+    if field is SearchField.NAME:
+        name = Person.name.startswith(bindparam("name", type_=String), escape="/")
+        return and_(_key_range(Person.name_pinyin), name)
+    if field is SearchField.PINYIN:
+        return _key_range(Person.name_pinyin)
+    return _address_condition(bindparam("fragment", type_=String))
+
+
+def _values(conn: Connection, field: SearchField, text: str) -> dict[str, Any] | None:
+    """The bound values of one search (:func:`_bound_condition`), or None when the query
+    cannot match anything. ID numbers and phones look up the identifier index first."""
     compact = _SEPARATORS.sub("", to_halfwidth(text))
     if field is SearchField.RESIDENT_ID:
         try:
@@ -131,29 +161,26 @@ def _condition(conn: Connection, field: SearchField, text: str) -> ColumnElement
         except InvalidValue:
             return None
         ids = _identifier_ids(conn, ("resident_id", "legacy_resident_id"), [number, compact])
-        return or_(Person.resident_id == number, Person.id.in_(ids))
+        return {"number": number, "ids": ids}
     if field is SearchField.PHONE:
         try:
             phone = parse_phone(text).number
         except InvalidValue:
             return None
-        ids = _identifier_ids(conn, ("phone",), [phone])
-        return or_(Person.phone == phone, Person.id.in_(ids))
+        return {"phone": phone, "ids": _identifier_ids(conn, ("phone",), [phone])}
     if field is SearchField.NAME:
         try:
             name = normalize_name(text)
-            key = pinyin_key(name)
+            keys = _key_values(pinyin_key(name))
         except (InvalidValue, IndexError):
             return None
-        return and_(
-            _key_range(Person.name_pinyin, key), Person.name.startswith(name, autoescape=True)
-        )
+        return {**keys, "name": _like_escaped(name)}
     if field is SearchField.PINYIN:
         syllables = " ".join(to_halfwidth(text).lower().split())
         if not _PINYIN.fullmatch(syllables):
             return None
-        return _key_range(Person.name_pinyin, syllables)
-    return _address_condition(_like_escaped(address_fragment(text, compact)))
+        return _key_values(syllables)
+    return {"fragment": _like_escaped(address_fragment(text, compact))}
 
 
 def _like_escaped(text: str) -> str:
@@ -199,15 +226,17 @@ def address_fragment(text: str, compact: str) -> str:
 
 
 def _page_statement(
-    principal: Principal,
+    grants: int | None,
     condition: ColumnElement[bool],
     limit: int,
     after: str | BindParameter[str] | None,
     *,
     split: bool,
 ) -> _Page:
-    """The page's statement; with ``split``, one ``SELECT`` per part of the caller's scope,
-    each ordered by uid and limited, under one ``ORDER BY uid LIMIT``.
+    """The page's statement for callers with ``grants`` granted codes (None: who sees
+    everything), the codes bound at execution (:func:`scope_values`); with ``split``, one
+    ``SELECT`` per part of the scope, each ordered by uid and limited, under one
+    ``ORDER BY uid LIMIT``.
 
     The parts are disjoint and together exactly the scope (:meth:`Policy.scope_parts`), and
     the first n+1 rows of a union are among the first n+1 of its branches, so the page is the
@@ -239,36 +268,67 @@ def _page_statement(
         )
         return stmt if after is None else stmt.where(Person.uid > after)
 
-    parts = Policy.scope_parts(principal, Person.grid_code) if split else None
-    if not parts:  # one statement, sees everything, or nothing at all
-        return branch(Policy.scope(principal, Person.grid_code))
+    if not split or not grants:  # one statement, sees everything, or nothing at all
+        return branch(Policy.bound_scope(grants, Person.grid_code))
+    parts = Policy.bound_scope_parts(grants, Person.grid_code)
     # Each branch as a subquery: SQLite allows no ORDER BY or LIMIT on a compound's members.
     both = union_all(*(select(branch(part).subquery()) for part in parts)).subquery()
     return select(both).order_by(both.c.uid).limit(limit + 1)
 
 
 @functools.lru_cache(maxsize=256)
-def _address_page(principal: Principal, limit: int, paged: bool) -> _Page:
-    """A caller's address-search statement, the fragment (and the cursor) bound at execution:
-    building the split statement costs ~2 ms of CPU per search, more than PostgreSQL then
-    spends running it. One entry per caller (their scope), page size and first/later page;
-    an entry holds ~100 kB, so 256 of them bound it to ~25 MB per worker process."""
-    condition = _address_condition(bindparam("fragment", type_=String))
+def _search_page(field: SearchField, grants: int | None, limit: int, paged: bool) -> _Page:
+    """The statement of one kind of search for every caller with ``grants`` granted codes,
+    every value — the query's, the scope's, the cursor — bound at execution.
+
+    Building it (the split address statement most of all) and walking it for its cache key
+    cost 2–4 ms of CPU per search, more than PostgreSQL then spends running it; and one
+    statement object shared by every caller of a shape also spares SQLAlchemy matching a
+    cached compilation's result columns to a new statement's on every execution (~0.5 ms).
+    Entries: kinds × distinct grant counts × page sizes × first/later page.
+    """
     after = bindparam("after", type_=String) if paged else None
-    return _page_statement(principal, condition, limit, after, split=True)
+    split = field is SearchField.ADDRESS
+    return _page_statement(grants, _bound_condition(field), limit, after, split=split)
 
 
-def _connection(session: Session, policy: Policy) -> Connection:
-    """Core statements on the session's connection (the ORM layer adds only CPU); on
-    PostgreSQL in autocommit when the search writes nothing itself (its log entry is queued):
-    read-only statements need no BEGIN and COMMIT round trips around them."""
+def scope_values(principal: Principal) -> tuple[int | None, dict[str, str]]:
+    """The caller's number of granted codes (None: sees everything) and their bound values."""
+    codes = Policy.scope_codes(principal)
+    return (None, {}) if codes is None else (len(codes), Policy.scope_values(codes))
+
+
+@contextlib.contextmanager
+def _connection(session: Session, policy: Policy) -> Iterator[Connection]:
+    """Core statements (the ORM layer adds only CPU): on PostgreSQL, when the search writes
+    nothing itself (its log entry is queued), on a held autocommit connection
+    (:mod:`api.held`) — read-only statements need no BEGIN and COMMIT round trips, nor the
+    session's transaction and a pool checkout; else on the session's connection."""
+    bind = session.get_bind()
     if (
-        session.get_bind().dialect.name == "postgresql"
+        bind.dialect.name == "postgresql"
         and not session.in_transaction()
         and not policy.writes_reads_inline
     ):
-        return session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    return session.connection()
+        with held(bind if isinstance(bind, Engine) else bind.engine).connection() as conn:
+            yield conn
+    else:
+        yield session.connection()
+
+
+def _rows(
+    conn: Connection, principal: Principal, field: SearchField, text: str, limit: int,
+    after: str | None,
+) -> Sequence[Any]:  # fmt: skip
+    """Up to ``limit`` + 1 matches in the caller's scope, ordered by uid."""
+    params = _values(conn, field, text)
+    if params is None:
+        return []
+    grants, scope = scope_values(principal)
+    params.update(scope)
+    if after is not None:
+        params["after"] = after
+    return conn.execute(_search_page(field, grants, limit, after is not None), params).all()
 
 
 def search_persons(
@@ -287,21 +347,11 @@ def search_persons(
         raise InvalidRequest(f"limit must be 1 to {MAX_PAGE}", code="invalid_limit")
     after = cursors.decode_str(cursor, _CURSOR, "after", 26) if cursor else None
     chosen = classify(text) if field is SearchField.AUTO else field
-    conn = _connection(session, policy)
-    stmt: _Page | None = None
-    params: dict[str, str] = {}
-    if chosen is SearchField.ADDRESS:
-        compact = _SEPARATORS.sub("", to_halfwidth(text))
-        stmt = _address_page(access.principal, limit, after is not None)
-        params["fragment"] = _like_escaped(address_fragment(text, compact))
-        if after is not None:
-            params["after"] = after
-    elif (condition := _condition(conn, chosen, text)) is not None:
-        stmt = _page_statement(access.principal, condition, limit, after, split=False)
+    with _connection(session, policy) as conn:
+        rows = _rows(conn, access.principal, chosen, text, limit, after)
     items: list[PersonSummary] = []
     last: str | None = None
-    if stmt is not None:
-        rows = conn.execute(stmt, params).all()
+    if rows:
         more = len(rows) > limit
         last = rows[limit - 1][0] if more else None
         r = access.redactor

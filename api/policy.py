@@ -26,7 +26,17 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, or_, text, true
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    String,
+    and_,
+    bindparam,
+    false,
+    or_,
+    text,
+    true,
+)
 from sqlalchemy.orm import Session
 
 import audit
@@ -237,6 +247,44 @@ class Policy:
             parts.append(and_(column > code, column < code + "A", column.startswith(code)))
         return parts
 
+    @staticmethod
+    def scope_codes(principal: Principal) -> tuple[str, ...] | None:
+        """The granted codes :meth:`scope` ranges over, one per subtree; None when the
+        caller sees everything."""
+        if sees_everything(principal):
+            return None
+        return tuple(_minimal(principal.grids))
+
+    @staticmethod
+    def scope_values(codes: Iterable[str]) -> dict[str, str]:
+        """The values :meth:`bound_scope` and :meth:`bound_scope_parts` bind, for
+        :meth:`scope_codes`."""
+        values: dict[str, str] = {}
+        for n, code in enumerate(codes):
+            values[f"scope_{n}"] = code
+            values[f"scope_{n}_end"] = code + "A"
+        return values
+
+    @staticmethod
+    def bound_scope(grants: int | None, column: Any) -> ColumnElement[bool]:
+        """:meth:`scope` for every caller with ``grants`` codes (None: sees everything), the
+        codes bound at execution (:meth:`scope_values`), so one statement — compiled once,
+        its result columns matched once — serves all of them."""
+        if grants is None:
+            return true()
+        if not grants:
+            return false()
+        return or_(*(and_(column >= code, *_below(column, n)) for n, code in _codes(grants)))
+
+    @staticmethod
+    def bound_scope_parts(grants: int, column: Any) -> list[ColumnElement[bool]]:
+        """:meth:`scope_parts` with the codes bound, as :meth:`bound_scope` binds them."""
+        parts: list[ColumnElement[bool]] = []
+        for n, code in _codes(grants):
+            parts.append(column == code)
+            parts.append(and_(column > code, *_below(column, n)))
+        return parts
+
     def ensure_visible(
         self,
         session: Session,
@@ -325,6 +373,16 @@ class Policy:
     ) -> None:
         entry = _entry(access, direction, operation, object_refs, count, result)
         audit.append_many(session, [entry])
+
+
+def _codes(grants: int) -> list[tuple[int, BindParameter[str]]]:
+    return [(n, bindparam(f"scope_{n}", type_=String)) for n in range(grants)]
+
+
+def _below(column: Any, n: int) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    """Below the bound code ``n``: under its end of range, and the exact prefix test."""
+    code = bindparam(f"scope_{n}", type_=String)
+    return column < bindparam(f"scope_{n}_end", type_=String), column.startswith(code)
 
 
 def _entry(

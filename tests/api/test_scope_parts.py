@@ -11,7 +11,14 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, insert, select
 
-from api.person_search import SearchField, _condition, _page_statement, search_persons
+from api.person_search import (
+    SearchField,
+    _bound_condition,
+    _page_statement,
+    _values,
+    scope_values,
+    search_persons,
+)
 from api.policy import REST, Access, Policy
 from canonical_model import Address, GridLevel, GridUnit, Person, PersonStatus
 from canonical_model.store import session_factory, transaction
@@ -94,17 +101,50 @@ def test_parts_are_disjoint_and_exactly_the_scope(
     parts = Policy.scope_parts(principal, column)
     assert parts is not None
     found = [code for part in parts for code in _codes(engine, probe, part)]
-    assert sorted(found) == sorted(whole)  # and no row in two parts
+    assert sorted(found, key=str) == sorted(whole, key=str)  # and no row in two parts
     # What SQL keeps is what the Python check allows, malformed stored codes aside.
     shown = {c for c in CODES if c is not None and Policy.visible(principal, c)}
     assert {c for c in found if c is not None and is_grid_code(c)} == shown
+
+
+ALL_PRINCIPALS = [
+    *PRINCIPALS,
+    pytest.param(_principal(Role.DISTRICT_IT), id="district-it"),
+    pytest.param(_principal(Role.PLATFORM, "*"), id="platform-everything"),
+]
+
+
+@pytest.mark.parametrize("principal", ALL_PRINCIPALS)
+def test_bound_scope_is_the_scope(engine: Engine, probe: Table, principal: Principal) -> None:
+    """The scope with its codes bound (one statement for every caller with as many grants)
+    keeps exactly the rows of the scope with its codes written in, whole and in parts."""
+    column = probe.c.grid_code
+    codes = Policy.scope_codes(principal)
+    grants = None if codes is None else len(codes)
+    values = Policy.scope_values(codes or ())
+
+    def kept(condition: object) -> list[str | None]:
+        with engine.connect() as conn:
+            ids = conn.scalars(select(probe.c.id).where(condition), values)  # type: ignore[arg-type]
+            return [CODES[i] for i in ids]
+
+    assert kept(Policy.bound_scope(grants, column)) == _codes(
+        engine, probe, Policy.scope(principal, column)
+    )
+    parts = Policy.scope_parts(principal, column)
+    if grants is None or parts is None:
+        assert grants is None
+        assert parts is None
+        return
+    bound = Policy.bound_scope_parts(grants, column)
+    assert [kept(part) for part in bound] == [_codes(engine, probe, part) for part in parts]
 
 
 def test_the_grid_itself_is_an_equality(engine: Engine, probe: Table) -> None:
     parts = Policy.scope_parts(_principal(Role.GRID_WORKER, G1), probe.c.grid_code)
     assert parts is not None
     assert _codes(engine, probe, parts[0]) == [G1]
-    assert sorted(_codes(engine, probe, parts[1])) == sorted(
+    assert sorted(_codes(engine, probe, parts[1]), key=str) == sorted(
         [M1, "330106001001001001001", "3301060010010011"]
     )
 
@@ -210,10 +250,14 @@ def test_split_and_single_statement_give_the_same_rows(
 ) -> None:
     """The search splits only address fragments; either shape must give the same page."""
     with engine.connect() as conn:
-        condition = _condition(conn, field, q)
-        assert condition is not None
+        values = _values(conn, field, q)
+        assert values is not None
+        grants, scope = scope_values(principal)
+        condition = _bound_condition(field)
         pages = [
-            conn.execute(_page_statement(principal, condition, 3, after, split=split)).all()
+            conn.execute(
+                _page_statement(grants, condition, 3, after, split=split), values | scope
+            ).all()
             for split in (True, False)
             for after in (None, min(district))
         ]
