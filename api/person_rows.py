@@ -141,7 +141,7 @@ def _times(rows: list[Any], dialect: Dialect, *columns: int) -> list[Any]:
     return rows
 
 
-def _translated(conn: Connection, exc: Exception) -> Exception:
+def translated_db_error(conn: Connection, exc: Exception) -> Exception:
     """What SQLAlchemy would have made of a driver error it did not see: the same exception
     types (so the API answers 503 for a lost database), and on a lost connection the same
     recovery — this connection invalidated and the pool replaced, since its siblings are as
@@ -183,7 +183,7 @@ def fetch_one_trip(conn: Connection, principal: Principal, uid: str) -> PersonRo
             cursor.execute(ONE_TRIP_SQL, params, prepare=True)
             row = cursor.fetchone()
     except Exception as exc:
-        raise _translated(conn, exc) from None
+        raise translated_db_error(conn, exc) from None
     if row is None:
         return None
     person = tuple(row[:17])
@@ -350,4 +350,5 @@ __all__ = [
     "fetch_one_trip",
     "fetch_person",
     "fetch_rest",
+    "translated_db_error",
 ]

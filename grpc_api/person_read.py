@@ -1,41 +1,44 @@
 """``GetPerson`` on PostgreSQL without an ORM session per call, the message built from the row.
 
 Why: under load a ``GetPerson`` spent more server CPU on the machinery around the read than
-on the read — an ORM ``Session`` with its transaction bookkeeping and a pool checkout with
-an isolation-level switch and reset (~0.25 ms), then a pydantic view that
-:mod:`grpc_api.convert` copied field by field into protobuf. Here the one statement of
-:func:`api.person_rows.fetch_one_trip` runs on an autocommit connection kept between calls,
-and the message is filled straight from its row.
+on the read — an ORM ``Session``, a pool checkout with an isolation-level switch, a pydantic
+view copied field by field into protobuf, then a psycopg cursor's per-call work and ISO time
+strings parsed back into datetimes. Here one prepared statement
+(:mod:`grpc_api.person_sql`: the rows of :data:`api.person_rows.ONE_TRIP_SQL` as one JSON
+array, times as epoch microseconds) runs through libpq on an autocommit connection kept
+between calls, and the message is filled straight from it; an address shown three times
+(residential, registered, household — usually one and the same) is masked once per call.
 
-What does not change: the statement, :meth:`~api.policy.Policy.assess` (purpose, reveal),
-the scope check (:meth:`~api.policy.Policy.visible`, the authoritative Python one), the
-maskers (:class:`~api.redaction.Redactor`) and the read entry
-(:meth:`~api.policy.Policy.record_read`, queued before the message is built, so a failure
-while building is logged ``not_sent`` by the dispatcher as on the shared path). Every other
-case — an invalid uid, any refusal, a person outside the caller's scope, SQL's scope
-disagreeing with the policy — returns None and the caller takes the shared path
-(:func:`api.person_record.read_person`), so refusals and their log entries keep one
-implementation. ``tests/grpc_api/test_person_read.py`` builds both on the same data and
-requires equal messages and equal log entries.
+What does not change: the rows, :meth:`~api.policy.Policy.assess` (purpose, reveal), the
+scope check (:meth:`~api.policy.Policy.visible`, the authoritative Python one), the maskers
+(:class:`~api.redaction.Redactor`) and the read entry (:meth:`~api.policy.Policy.record_read`,
+queued before the message is built, so a failure while building is logged ``not_sent`` by the
+dispatcher as on the shared path). Every other case — an invalid uid, any refusal, a person
+outside the caller's scope, SQL's scope disagreeing with the policy — returns None and the
+caller takes the shared path (:func:`api.person_record.read_person`), so refusals and their
+log entries keep one implementation. ``tests/grpc_api/test_person_read.py`` builds both on the
+same data and requires equal messages and equal log entries.
 """
 
 from __future__ import annotations
 
 import threading
+from datetime import date
+from typing import Any
 
+from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from api.context import Hub
 from api.errors import NotFound
-from api.person_record import ULID, event_view
-from api.person_rows import PersonRows, fetch_one_trip
+from api.person_record import ULID
 from api.policy import GRPC, Policy
 from api.redaction import PERSON_FIELDS, Redactor
-from api.views import plain
 from grpc_api import convert
-from grpc_api.gen.gridhub.v1 import person_pb2
+from grpc_api.gen.gridhub.v1 import common_pb2, person_pb2
 from grpc_api.handlers import Call
+from grpc_api.person_sql import PersonJson, fetch_person
 
 _AUTOCOMMIT = "AUTOCOMMIT"
 
@@ -87,7 +90,8 @@ class PersonReader:
         if not self.policy.visible(access.principal, rows.person[8]) or rows.household is None:
             return None
         r = access.redactor
-        household, shown = _household(self.policy, call, r, rows)
+        address = _Addresses(r)
+        household, shown = _household(self.policy, call, r, address, rows)
         self.policy.record_read(
             None,  # queued: the fast reader is used only when read logs are queued
             access,
@@ -96,15 +100,15 @@ class PersonReader:
             fields=PERSON_FIELDS,
             count=1,
         )
-        return _person(r, uid, rows, household)
+        return _person(r, address, uid, rows, household)
 
-    def _fetch(self, call: Call, uid: str) -> PersonRows | None:
+    def _fetch(self, call: Call, uid: str) -> PersonJson | None:
         """One statement; once more on a fresh connection if the server dropped the held one
         (a restart): it wrote nothing and nothing was logged yet (as ``read_person`` does)."""
         for attempt in (1, 2):
             conn = self._checkout()
             try:
-                rows = fetch_one_trip(conn, call.principal, uid)
+                rows = fetch_person(conn, call.principal, uid)
             except DBAPIError as exc:
                 conn.close()
                 if not exc.connection_invalidated or attempt == 2:
@@ -139,8 +143,36 @@ class PersonReader:
             conn.close()
 
 
+def _stamp(micros: int | None) -> Timestamp | None:
+    """Microseconds since the epoch to a ``Timestamp`` (floor division: as
+    :func:`grpc_api.convert.timestamp` splits a datetime, before the epoch too)."""
+    if micros is None:
+        return None
+    seconds, rest = divmod(micros, 1_000_000)
+    return Timestamp(seconds=seconds, nanos=rest * 1000)
+
+
+class _Addresses:
+    """An address masked once per call: the residential, registered and household address
+    are usually one and the same."""
+
+    __slots__ = ("_r", "_seen")
+
+    def __init__(self, r: Redactor) -> None:
+        self._r = r
+        self._seen: dict[str, str] = {}
+
+    def __call__(self, value: str | None) -> str:
+        if value is None:
+            return ""
+        shown = self._seen.get(value)
+        if shown is None:
+            shown = self._seen[value] = self._r.address(value) or ""
+        return shown
+
+
 def _household(
-    policy: Policy, call: Call, r: Redactor, rows: PersonRows
+    policy: Policy, call: Call, r: Redactor, address: _Addresses, rows: PersonJson
 ) -> tuple[person_pb2.Household | None, list[str]]:
     """The household as this caller may see it, and the member uids it shows (logged)."""
     members = rows.household or []
@@ -152,7 +184,7 @@ def _household(
     shown = [m for m in others if policy.visible(call.principal, m[7])]
     message = person_pb2.Household(
         household_no=r.key(own[2]) or "",
-        address=r.address(own[3]) or "",
+        address=address(own[3]),
         relation=own[1] or "",
         members=[
             person_pb2.HouseholdMember(
@@ -165,14 +197,12 @@ def _household(
     return message, [m[5] for m in shown]
 
 
-def _person(
-    r: Redactor, uid: str, rows: PersonRows, household: person_pb2.Household | None
-) -> person_pb2.Person:
-    row = rows.person
-    stamp = convert.timestamp
+def _lineage_and_sources(
+    r: Redactor, rows: list[Any]
+) -> tuple[list[person_pb2.FieldLineage], list[person_pb2.SourceSummary]]:
     lineage = []
     sources = []
-    for kind, field, source, stream, key, version, rule, when in rows.lineage_and_sources or ():
+    for kind, field, source, stream, key, version, rule, when in rows:
         if kind == 0:
             lineage.append(
                 person_pb2.FieldLineage(
@@ -182,49 +212,79 @@ def _person(
                     source_key=r.key(key) or "",
                     version=version or 0,
                     rule=rule or "",
-                    chosen_at=stamp(when),
+                    chosen_at=_stamp(when),
                 )
             )
         elif kind == 1:
             sources.append(
                 person_pb2.SourceSummary(
-                    source=source, stream=stream, records=int(version), last_updated_at=stamp(when)
+                    source=source, stream=stream, records=int(version), last_updated_at=_stamp(when)
                 )
             )
+    return lineage, sources
+
+
+def _event(row: list[Any], uid: str) -> common_pb2.Event:
+    """:func:`convert.event` of :func:`api.person_record.event_view`, without the view."""
+    e_uid, kind, severity, occurred, grid, source, source_ref, reports, created = row
+    return common_pb2.Event(
+        uid=e_uid,
+        type=kind,
+        severity=convert.SEVERITIES[severity],
+        occurred_at=_stamp(occurred),
+        grid_code=grid or "",
+        source=source,
+        source_ref=source_ref or "",
+        person_uid=uid,
+        report_count=reports,
+        created_at=_stamp(created),
+    )
+
+
+def _person(
+    r: Redactor,
+    address: _Addresses,
+    uid: str,
+    rows: PersonJson,
+    household: person_pb2.Household | None,
+) -> person_pb2.Person:
+    row = rows.person
+    lineage, sources = _lineage_and_sources(r, rows.lineage_and_sources or [])
+    birth = row[6]
     return person_pb2.Person(
         uid=uid,
         name=r.name(row[2]) or "",
         name_pinyin=(row[3] or "") if r.clear else "",
         resident_id=r.resident_id(row[4]) or "",
-        gender=convert.GENDERS[plain(row[5])],
-        birth_date=r.birth_date(row[6]) or "",
+        gender=convert.GENDERS[row[5]],
+        birth_date=r.birth_date(date.fromisoformat(birth) if birth is not None else None) or "",
         phone=r.phone(row[7]) or "",
-        residential_address=r.address(row[14]) or "",
-        registered_address=r.address(row[15]) or "",
+        residential_address=address(row[14]),
+        registered_address=address(row[15]),
         grid_code=row[8] or "",
-        status=convert.PERSON_STATUSES[plain(row[12])],
+        status=convert.PERSON_STATUSES[row[12]],
         tags=row[9] or (),
         flags=row[10] or (),
         conflicting_fields=sorted((row[11] or {}).keys()),
         lineage=lineage,
         household=household,
         sources=sources,
-        recent_events=[convert.event(event_view(e, r, uid)) for e in rows.events or ()],
+        recent_events=[_event(e, uid) for e in rows.events or ()],
         open_tasks=[
             person_pb2.TaskBrief(
                 uid=u,
                 category=c,
                 title=t,
-                state=convert.TASK_STATES[plain(s)],
+                state=convert.TASK_STATES[s],
                 priority=p,
-                sla_deadline=stamp(d),
+                sla_deadline=_stamp(d),
                 assignee=a or "",
             )
             for u, c, t, s, p, d, a in rows.tasks or ()
         ],
         merged_into_uid=row[16] or "",
         masked=not r.clear,
-        updated_at=stamp(row[13]),
+        updated_at=_stamp(row[13]),
     )
 
 

@@ -3,7 +3,8 @@
 Each call runs in one transaction; the response is built from the views only after the
 transaction has committed and the read's exchange-log entry is queued (``audit.buffered``),
 so nothing leaves unlogged. ``GetPerson`` on PostgreSQL is one autocommit statement instead
-(:mod:`grpc_api.person_read`), its entry likewise queued before the message is built.
+(:mod:`grpc_api.person_read`, :mod:`grpc_api.person_sql`), its entry likewise queued before
+the message is built.
 """
 
 from __future__ import annotations
