@@ -10,7 +10,7 @@ deadline without a time zone is a broken order, quarantined whole, not guessed a
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints, ValidationError
@@ -78,29 +78,50 @@ def map_work_order(raw: Mapping[str, Any]) -> Mapped:
             "the order's deadline is not after its dispatch time",
             source_key=order.order_no,
         )
+    return build_mapped(
+        raw,
+        order.order_no,
+        (order.caller_name, order.caller_phone, order.caller_id_number, order.address),
+        (order.category, order.category_name, order.urgency, order.content, order.channel),
+        (order.called_at, order.dispatched_at, order.deadline),
+    )
+
+
+def build_mapped(
+    raw: Mapping[str, Any],
+    order_no: str,
+    caller: tuple[str | None, str | None, str | None, str | None],
+    order: tuple[str, str | None, str, str, str],
+    times: tuple[datetime | None, datetime, datetime],
+) -> Mapped:
+    """The record of a validated order: shared by the schema path and the checked fast path
+    (``adapters.hotline.fastpath``) so that both write the same canonical fields.
+
+    ``caller`` is (name, phone, ID number, address), ``order`` (category, category name,
+    urgency, content, channel) and ``times`` (called, dispatched, deadline).
+    """
+    category, category_name, urgency, content, channel = order
+    called_at, dispatched_at, deadline = times
+    address = caller[3]
     facts = {
         "kind": "hotline_work_order",
         "role": "caller",
-        "order_no": order.order_no,
-        "category": order.category,
-        "category_name": order.category_name,
-        "urgency": order.urgency,
-        "content": order.content,
-        "channel": order.channel,
-        "incident_address": order.address,
-        "called_at": _utc(order.called_at),
-        "dispatched_at": _utc(order.dispatched_at),
-        "deadline": _utc(order.deadline),
-        "sla_hours": round((order.deadline - order.dispatched_at).total_seconds() / 3600, 2),
+        "order_no": order_no,
+        "category": category,
+        "category_name": category_name,
+        "urgency": urgency,
+        "content": content,
+        "channel": channel,
+        "incident_address": address,
+        "called_at": _utc(called_at),
+        "dispatched_at": _utc(dispatched_at),
+        "deadline": _utc(deadline),
+        "sla_hours": round((deadline - dispatched_at).total_seconds() / 3600, 2),
     }
     canonical = person_fields(
-        name=order.caller_name,
-        phone=order.caller_phone,
-        id_number=order.caller_id_number,
-        address=order.address,
-        facts=facts,
+        name=caller[0], phone=caller[1], id_number=caller[2], address=address, facts=facts
     )
-    return Mapped(source_key=order.order_no, payload=raw, canonical=canonical)
+    return Mapped(source_key=order_no, payload=raw, canonical=canonical)
 
 
 def reject_unparsed(value: bytes, source_key: str | None) -> RecordRejected:

@@ -32,6 +32,7 @@ from kafka.errors import KafkaError
 
 from adapters.contract import Extracted, Flush, Mapped, SourceUnavailable, Stream
 from adapters.hotline.client import HotlineClient
+from adapters.hotline.fastpath import map_decoded
 from adapters.hotline.mapping import map_work_order, reject_unparsed
 
 log = logging.getLogger(__name__)
@@ -122,19 +123,19 @@ class WorkOrdersStream(Stream):
         return Extracted(raw=value or b"", cursor=dict(offsets), source_key=_key(key))
 
     def map(self, item: Extracted) -> Mapped:
-        raw = item.raw
-        if isinstance(raw, bytes):
-            try:
-                parsed = _decode(raw)
-            # Not UTF-8, not JSON (DecodeError is a ValueError), or nested too deep.
-            except (ValueError, RecursionError):
-                raise reject_unparsed(raw, item.source_key) from None
-            if not isinstance(parsed, dict):
-                raise reject_unparsed(raw, item.source_key)
-            raw = parsed
         # The message key only routes the order to a partition; the order number inside is
         # the record's key. The Kafka key names a message that never parsed (quarantine).
-        return map_work_order(raw)
+        raw = item.raw
+        if not isinstance(raw, bytes):  # a parsed order from elsewhere: the schema alone
+            return map_work_order(raw)
+        try:
+            parsed = _decode(raw)
+        # Not UTF-8, not JSON (DecodeError is a ValueError), or nested too deep.
+        except (ValueError, RecursionError):
+            raise reject_unparsed(raw, item.source_key) from None
+        if not isinstance(parsed, dict):
+            raise reject_unparsed(raw, item.source_key)
+        return map_decoded(parsed)
 
     def final_cursor(self) -> Mapping[str, Any] | None:
         return self._final
