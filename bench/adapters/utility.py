@@ -72,6 +72,7 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
         "accounts_stored": report.stored,
         "elapsed_s": elapsed,
         "cpu_s": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
+        **{f"parse_{k}": v for k, v in adapter.accounts.ahead.stats.items()},
     }
 
 
@@ -82,6 +83,10 @@ def _measure(spec: dict[str, Any]) -> dict[str, Any]:
     result["rate"] = result["rows"] / result["elapsed_s"]
     result["cpu_rate"] = result["rows"] / max(1e-9, result["cpu_s"] + result["worker_cpu_s"])
     result["loader_cpu_rate"] = result["rows"] / max(1e-9, result["cpu_s"])
+    # Cores busy on average: loader and parse worker CPU over the sync's wall time (at most
+    # 2 here; a loaded machine lowers it, so the load average goes with it).
+    result["cores"] = (result["cpu_s"] + result["worker_cpu_s"]) / result["elapsed_s"]
+    result["load_average"] = harness.load_average()
     return result
 
 
@@ -165,6 +170,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     res["cpu_rate"],
                     label,
                     loader_only=round(res["loader_cpu_rate"], 1),
+                ),
+                _figure(
+                    f"{name}: cores used (CPU s / wall s, loader + parse worker)",
+                    "cores",
+                    res["cores"],
+                    label,
+                    load_average=res["load_average"],
+                    stolen=res["parse_stolen"],
+                    waited_s=round(res["parse_waited_s"], 2),
                 ),
                 _figure(f"{name}: peak memory (PSS)", "MiB", res["mem_peak_mb"], label),
             ]

@@ -4,14 +4,21 @@ whichever process parses a file, its spool (or its rejection) is the same."""
 from __future__ import annotations
 
 import json
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.orm import Session, sessionmaker
 
+from adapters.engine import sync_stream
+from adapters.engine.sync import Commit
+from adapters.utility import UtilityAdapter, UtilityConfig, create_adapter
 from adapters.utility.ahead import ParseAhead
 from adapters.utility.parsing import FileRejected, parse_file
+from adapters.utility.streams import _AHEAD
 from simulators.utility import UtilityDrop, manifest_name
+from tests.adapters.utility.conftest import manifest_rows, readings
 
 
 def _options(path: Path) -> dict[str, Any]:
@@ -76,3 +83,35 @@ def test_a_stolen_file_that_fails_its_checks_is_rejected_and_a_cancelled_one_nev
             assert three.future is None  # … nor handed to the worker later
     finally:
         ahead.close()
+
+
+def test_a_backlog_keeps_files_queued_for_the_worker_and_parses_each_file_once(
+    cfg: UtilityConfig, drop: UtilityDrop, sessions: sessionmaker[Session]
+) -> None:
+    """Four days (twelve files): when the first file loads, the next ``_AHEAD`` are queued
+    (a window of two starved the worker whenever the loader stole a file), and every file
+    is parsed exactly once, by the worker or by the loading process."""
+    paths = drop.write_days(drop.as_of, 4)
+    adapter = create_adapter(cfg)
+    assert isinstance(adapter, UtilityAdapter)
+    stream = adapter.accounts
+    if not stream.ahead.enabled:
+        pytest.skip("no fork start method on this platform")
+    try:
+        items = stream.extract({})
+        assert isinstance(items, Generator)  # closed below, like the engine closes it
+        assert isinstance(next(items), Commit)  # the first file's first checkpoint
+        assert stream.ahead.stats["started"] == _AHEAD + 1 < len(paths)
+        items.close()  # cancels the queued files
+    finally:
+        adapter.close()
+    adapter = create_adapter(cfg)
+    assert isinstance(adapter, UtilityAdapter)
+    try:
+        report = sync_stream(adapter, "accounts", sessions, checkpoint_every=50)
+    finally:
+        adapter.close()
+    ahead = adapter.accounts.ahead.stats
+    assert ahead["started"] == ahead["ahead"] + ahead["stolen"] == len(paths)
+    assert len(readings(sessions)) == manifest_rows(paths)
+    assert report.quarantined == 0
