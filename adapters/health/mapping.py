@@ -34,10 +34,14 @@ from pydantic import ValidationError
 from adapters.canonical import person_fields
 from adapters.contract import RecordRejected
 from adapters.health.config import GENDER_CODES
+from adapters.health.validation import SkeletonValidator
 
 __all__ = ["GENDER_CODES", "map_encounter", "map_observation", "map_patient", "validate"]
 
 _MODELS: dict[str, Any] = {"Patient": Patient, "Encounter": Encounter, "Observation": Observation}
+#: One per process (a forked worker starts with a copy): what one page validated, the next
+#: page's equal sub-elements reuse.
+_VALIDATOR = SkeletonValidator()
 _CST = timezone(timedelta(hours=8))
 _NNCHN = ("http://terminology.hl7.org/CodeSystem/v2-0203", "NNCHN")
 
@@ -66,7 +70,10 @@ def validate(resource: Mapping[str, Any], expected: str) -> None:
     if not isinstance(resource.get("id"), str) or not resource["id"]:
         raise RecordRejected("fhir.missing_id", f"the {expected} has no id")
     try:
-        _MODELS[expected].model_validate(resource)
+        if type(resource) is dict:
+            _VALIDATOR.validate(_MODELS[expected], resource)
+        else:
+            _MODELS[expected].model_validate(resource)
     except ValidationError as exc:
         problems = [
             f"{'.'.join(str(p) for p in err['loc']) or '(root)'} ({err['type']})"
