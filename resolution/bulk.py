@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from itertools import islice
 from typing import Any
@@ -24,11 +24,13 @@ from sqlalchemy.types import TypeEngine
 
 __all__ = [
     "fetch_rows",
+    "indexes_deferred",
     "insert_rows",
     "insert_tuples",
     "is_postgres",
     "large_cache",
     "update_rows",
+    "update_tuples",
 ]
 
 _CHUNK = 50_000
@@ -68,6 +70,58 @@ def large_cache(session: Session, megabytes: int = 512) -> Iterator[None]:
         raw.execute(f"PRAGMA cache_size = {int(before)}")
 
 
+@contextmanager
+def indexes_deferred(
+    session: Session,
+    table: str,
+    *,
+    names: Collection[str] = (),
+    columns: Collection[str] = (),
+) -> Iterator[None]:
+    """Drop ``table``'s non-unique indexes named in ``names`` or covering any of
+    ``columns`` for a bulk rewrite, and build them again after.
+
+    A bulk write in key order still lands in each secondary index in random order: at a
+    million persons millions of scattered B-tree updates, where one ``CREATE INDEX``
+    afterwards sorts once.  SQLite only, and only inside an open transaction: the drop is
+    part of it, so a run that fails is rolled back with its drop (readers keep their
+    snapshot meanwhile), and the indexes are rebuilt on the way out even when the body
+    raises, so a caller that catches the error and commits cannot commit the drop either.
+    On PostgreSQL a drop would lock readers out of the table until the run commits.
+    Unique indexes are never dropped: they are the writes' own checks."""
+    raw = None if is_postgres(session) else _raw(session)
+    if raw is None or not raw.in_transaction:
+        yield
+        return
+    found = raw.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? "
+        "AND sql IS NOT NULL ORDER BY name",
+        (table,),
+    ).fetchall()
+    dropped: list[tuple[str, str]] = []
+    for name, sql in found:
+        if sql.upper().startswith("CREATE UNIQUE"):
+            continue
+        covered = {info[2] for info in raw.execute(f'PRAGMA index_info("{name}")')}
+        if name in names or covered & set(columns):
+            dropped.append((name, sql))
+    for name, _ in dropped:
+        raw.execute(f'DROP INDEX "{name}"')
+    try:
+        yield
+    finally:
+        if raw.in_transaction:  # else SQLite rolled the transaction, and the drop, back
+            for _, sql in dropped:
+                raw.execute(_if_not_exists(sql))
+
+
+def _if_not_exists(sql: str) -> str:
+    head = "CREATE INDEX "
+    if not sql.upper().startswith(head) or sql.upper().startswith(head + "IF NOT EXISTS"):
+        return sql
+    return f"{head}IF NOT EXISTS {sql[len(head) :]}"
+
+
 def _chunks(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
     it = iter(rows)
     while chunk := list(islice(it, size)):
@@ -104,7 +158,13 @@ def _processed(
     out: list[list[Any]] = [list(col) for col in zip(*chunk, strict=True)]
     for k, column_type, proc in procs:
         if isinstance(column_type, JSON):
-            out[k] = [None if v is None else proc(v) for v in out[k]]
+            # most lists and mappings here are empty (a new person's tags, flags and
+            # conflicts): those are serialised once
+            blank: dict[type, Any] = {list: proc([]), dict: proc({})}
+            out[k] = [
+                None if v is None else blank[type(v)] if type(v) in blank and not v else proc(v)
+                for v in out[k]
+            ]
         else:  # times and enums repeat (one run stamps one time): process each value once
             done = {v: proc(v) for v in set(out[k]) if v is not None}
             out[k] = [None if v is None else done[v] for v in out[k]]
@@ -200,10 +260,23 @@ def update_rows(session: Session, table: Table, key: str, rows: Iterable[dict[st
     first = next(it, None)
     if first is None:
         return 0
-    values = [c for c in first if c != key]
-    columns = [*values, key]
+    columns = [*(c for c in first if c != key), key]
+    return update_tuples(
+        session, table, columns, (tuple(r[c] for c in columns) for r in (first, *it))
+    )
+
+
+def update_tuples(
+    session: Session, table: Table, columns: Sequence[str], rows: Iterable[Row]
+) -> int:
+    """``UPDATE`` rows given as tuples in ``columns`` order, the key last: a full run's
+    golden records are built as tuples, since a dict per person read back column by
+    column cost more than the statement's bind processing."""
+    key = columns[-1]
+    values = list(columns[:-1])
+    columns = list(columns)
     total = 0
-    for chunk in _chunks((tuple(r[c] for c in columns) for r in (first, *it)), _CHUNK):
+    for chunk in _chunks(rows, _CHUNK):
         data = _processed(session, table, columns, chunk)
         if is_postgres(session) and len(chunk) <= SMALL_UPDATE:
             # the values as COPY would send them, cast to each column's type as the

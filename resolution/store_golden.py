@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Table, delete, func, select
 from sqlalchemy.orm import Session
 
 from canonical_model import (
@@ -28,7 +29,14 @@ from canonical_model import (
     utcnow,
 )
 from canonical_model.resolution_state import ResolutionEntry
-from resolution.bulk import fetch_rows, insert_rows, update_rows
+from resolution.bulk import (
+    fetch_rows,
+    indexes_deferred,
+    insert_rows,
+    insert_tuples,
+    update_rows,
+    update_tuples,
+)
 from resolution.golden import Golden, GoldenInput, age_tags, golden_person
 from resolution.store_address import AddressBook, Geography
 from resolution.store_read import is_dependent
@@ -48,6 +56,27 @@ _INPUT_TYPES = (
     ResolutionEntry.__table__.c.sufficient.type,
 )
 _FLAGS = Person.__table__.c.flags.type
+#: The golden columns ``_write`` sets, the key last (rows are tuples in this order: a dict
+#: per person, then read back key by key, cost more than the UPDATE's bind processing).
+_PERSON_COLUMNS = (
+    "name",
+    "name_pinyin",
+    "resident_id",
+    "gender",
+    "birth_date",
+    "phone",
+    "residential_address_id",
+    "registered_address_id",
+    "grid_code",
+    "tags",
+    "flags",
+    "conflicts",
+    "status",
+    "updated_at",
+    "id",
+)
+_LINEAGE_COLUMNS = ("person_id", "field", "source_record_id", "rule", "chosen_at")
+_IDENTIFIER_COLUMNS = ("person_id", "kind", "value", "source_record_id")
 
 
 def _marks(n: int) -> str:
@@ -115,17 +144,33 @@ def refresh_persons(
         ids = sorted(set(persons or ()))
     counts: Counter[str] = Counter()
     homes: set[int] = set()
-    for chunk in _chunks(ids, _PERSONS_PER_CHUNK):
-        if not everyone:
-            for name in ("person_field_lineage", "person_identifier", "household_member"):
-                sql = f"DELETE FROM {name} WHERE person_id IN ({_marks(len(chunk))})"
-                fetch_rows(session, sql, chunk)
-        goldens = {pid: golden_person(records, on) for pid, records in _inputs(session, chunk)}
-        counts["persons"] += len(goldens)
-        homes |= _write(session, book, goldens, counts)
+    with _deferred(session, full=everyone):
+        for chunk in _chunks(ids, _PERSONS_PER_CHUNK):
+            if not everyone:
+                for name in ("person_field_lineage", "person_identifier", "household_member"):
+                    sql = f"DELETE FROM {name} WHERE person_id IN ({_marks(len(chunk))})"
+                    fetch_rows(session, sql, chunk)
+            goldens = {pid: golden_person(records, on) for pid, records in _inputs(session, chunk)}
+            counts["persons"] += len(goldens)
+            homes |= _write(session, book, goldens, counts)
     if living_alone:
         counts["living_alone"] = refresh_living_alone(session, None if everyone else homes, on)
     return dict(counts)
+
+
+@contextmanager
+def _deferred(session: Session, *, full: bool) -> Iterator[None]:
+    """A full run rewrites every linked person's golden columns and every identifier:
+    the indexes over them are built once afterwards instead of updated row by row (see
+    ``indexes_deferred``); a placement's few persons keep them."""
+    if not full:
+        yield
+        return
+    with (
+        indexes_deferred(session, "person", columns=_PERSON_COLUMNS[:-1]),
+        indexes_deferred(session, "person_identifier", columns=_IDENTIFIER_COLUMNS),
+    ):
+        yield
 
 
 def _write(
@@ -138,7 +183,10 @@ def _write(
         part = ids[start : start + _IN * 10]
         sql = f"SELECT id, flags FROM person WHERE id IN ({_marks(len(part))})"
         flags.update(fetch_rows(session, sql, part, (None, _FLAGS)))
-    updates, lineage, identifiers, members = [], [], [], []
+    updates: list[tuple[Any, ...]] = []
+    lineage: list[tuple[Any, ...]] = []
+    identifiers: list[tuple[Any, ...]] = []
+    members: list[tuple[int, tuple[str, str | None, int], Any]] = []
     homes: set[int] = set()
     wanted: dict[str, dict[str, Any] | None] = {}
     for g in goldens.values():
@@ -155,51 +203,45 @@ def _write(
             homes.add(home[0])
         kept = [f for f in (flags.get(pid) or []) if f not in OWN_FLAGS]
         updates.append(
-            {
-                "id": pid,
-                "name": g.name,
-                "name_pinyin": g.name_pinyin,
-                "resident_id": g.resident_id,
-                "gender": g.gender,
-                "birth_date": g.birth_date,
-                "phone": g.phone,
-                "residential_address_id": home[0] if home else None,
-                "registered_address_id": registered[0] if registered else None,
-                "grid_code": book.grid(home[1]) if home else None,
-                "tags": g.tags,
-                "flags": sorted({*kept, *g.flags}),
-                "conflicts": g.conflicts,
-                "status": g.status,
-                "updated_at": now,
-            }
-        )
-        for fld, (rid, rule) in g.lineage.items():
-            lineage.append(
-                {
-                    "person_id": pid,
-                    "field": fld,
-                    "source_record_id": rid,
-                    "rule": rule,
-                    "chosen_at": now,
-                }
+            (
+                g.name,
+                g.name_pinyin,
+                g.resident_id,
+                g.gender,
+                g.birth_date,
+                g.phone,
+                home[0] if home else None,
+                registered[0] if registered else None,
+                book.grid(home[1]) if home else None,
+                g.tags,
+                sorted({*kept, *g.flags}),
+                g.conflicts,
+                g.status,
+                now,
+                pid,
             )
+        )
+        lineage.extend((pid, fld, rid, rule, now) for fld, (rid, rule) in g.lineage.items())
         seen: set[tuple[str, str]] = set()
         for kind, value, rid in g.identifiers:
             if (kind, value[:100]) not in seen:
                 seen.add((kind, value[:100]))
-                identifiers.append(
-                    {"person_id": pid, "kind": kind, "value": value[:100], "source_record_id": rid}
-                )
+                identifiers.append((pid, kind, value[:100], rid))
         if g.household is not None:
             members.append((pid, g.household, registered))
         counts["conflicts"] += bool(g.conflicts)
-    update_rows(session, Person.__table__, "id", updates)  # type: ignore[arg-type]
-    insert_rows(session, PersonFieldLineage.__table__, lineage)  # type: ignore[arg-type]
-    insert_rows(session, PersonIdentifier.__table__, identifiers)  # type: ignore[arg-type]
+    update_tuples(session, _table(Person), _PERSON_COLUMNS, updates)
+    insert_tuples(session, _table(PersonFieldLineage), _LINEAGE_COLUMNS, lineage)
+    insert_tuples(session, _table(PersonIdentifier), _IDENTIFIER_COLUMNS, identifiers)
     _households(session, members)
     counts["lineage"] += len(lineage)
     counts["identifiers"] += len(identifiers)
     return homes
+
+
+def _table(model: Any) -> Table:
+    table: Table = model.__table__
+    return table
 
 
 def _households(

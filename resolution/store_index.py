@@ -34,7 +34,7 @@ from resolution.engine import sufficient_mask
 from resolution.incremental import IndexedRecord, Values, block_values, is_sufficient
 from resolution.model import Model
 from resolution.profile import Profile
-from resolution.state import stable_hash
+from resolution.state import stable_hash, text_hash
 from resolution.store_address import Geography
 from resolution.store_read import StoreTable
 
@@ -178,9 +178,15 @@ def _block_rows(
                 continue
             distinct, first = np.unique(keys[rows], return_index=True)
             hashes = np.zeros(int(distinct.max()) + 1, dtype=np.int64)
-            for key, row in zip(distinct.tolist(), rows[first].tolist(), strict=True):
-                parts = [str(table[f].values[table[f].codes[row]]) for f in feats]
-                hashes[key] = stable_hash("block", k, side, *parts)  # once each: no cache
+            held = rows[first]  # a record holding each distinct key
+            # stable_hash("block", k, side, *values), once per key (no cache), its parts
+            # joined column by column
+            values = [
+                [str(v) for v in table[f].values[table[f].codes[held]].tolist()] for f in feats
+            ]
+            prefix = f"block\x1f{k}\x1f{side}"
+            for key, *parts in zip(distinct.tolist(), *values, strict=True):
+                hashes[key] = text_hash("\x1f".join((prefix, *parts)))
             all_keys.append(hashes[keys[rows]])
             all_ids.append(store.record_id[rows])
     if not all_keys:
