@@ -74,21 +74,38 @@ class PersonRows:
 
 _T = """to_char(({}) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')"""
 
-ONE_TRIP_SQL = f"""
-WITH p AS (
+
+def person_cte_sql(
+    updated_at: str, uid: str, everything: str, scopes: str, *, materialized: bool = False
+) -> str:
+    """``WITH p AS (…)``: the person row, its addresses and merged-into uid, and ``shown``,
+    SQL's grid-scope test, which every aggregate of :func:`person_aggregates_sql` waits on.
+    ``updated_at`` is its select expression (with its alias); ``uid``, ``everything`` and
+    ``scopes`` are the parameter markers of the calling driver."""
+    return f"""
+WITH p AS {"MATERIALIZED " if materialized else ""}(
   SELECT p.id, p.uid, p.name, p.name_pinyin, p.resident_id, p.gender, p.birth_date, p.phone,
-         p.grid_code, p.tags, p.flags, p.conflicts, p.status, p.updated_at,
+         p.grid_code, p.tags, p.flags, p.conflicts, p.status, {updated_at},
          ra.normalized AS residential, rg.normalized AS registered, m.uid AS merged_uid,
-         (%(everything)s OR EXISTS (
-            SELECT 1 FROM unnest(%(scopes)s::text[]) AS s(code)
+         ({everything} OR EXISTS (
+            SELECT 1 FROM unnest({scopes}::text[]) AS s(code)
             WHERE starts_with(p.grid_code, s.code))) AS shown
   FROM person p
   LEFT JOIN address ra ON ra.id = p.residential_address_id
   LEFT JOIN address rg ON rg.id = p.registered_address_id
   LEFT JOIN person m ON m.id = p.merged_into_id
-  WHERE p.uid = %(uid)s
-)
-SELECT p.*,
+  WHERE p.uid = {uid}
+)"""
+
+
+def person_aggregates_sql(time: str, *, event_payload: bool) -> str:
+    """The record's four aggregates over ``p`` — household, lineage and sources, recent
+    events, open tasks — each None unless ``p.shown``. ``time`` formats a time column
+    (``{}`` is the column). REST's statement and gRPC's (``grpc_api.person_sql``) are built
+    from this one text, so the rows the two protocols serve cannot drift apart."""
+    payload = ", e.payload" if event_payload else ""
+    states = ", ".join(f"'{s.value}'" for s in _OPEN)
+    return f"""
   CASE WHEN p.shown THEN (
     SELECT json_agg(json_build_array(mine.household_id, mine.relation, h.household_no,
                                      a.normalized, mem.person_id, mp.uid, mp.name,
@@ -105,29 +122,33 @@ SELECT p.*,
                                      u.rule, u.at)
                     ORDER BY u.kind, u.field, u.source, u.stream)
     FROM (SELECT 0 AS kind, l.field, s.source, s.stream, s.source_key AS key,
-                 s.version::bigint AS version, l.rule, {_T.format("l.chosen_at")} AS at
+                 s.version::bigint AS version, l.rule, {time.format("l.chosen_at")} AS at
           FROM person_field_lineage l
           LEFT JOIN source_record s ON s.id = l.source_record_id
           WHERE l.person_id = p.id
           UNION ALL
           SELECT 1, NULL, s.source, s.stream, NULL, count(*), NULL,
-                 {_T.format("max(s.updated_at)")}
+                 {time.format("max(s.updated_at)")}
           FROM source_record s WHERE s.person_id = p.id
           GROUP BY s.source, s.stream) u) END,
   CASE WHEN p.shown THEN (
-    SELECT json_agg(json_build_array(e.uid, e.type, e.severity, {_T.format("e.occurred_at")},
+    SELECT json_agg(json_build_array(e.uid, e.type, e.severity, {time.format("e.occurred_at")},
                                      e.grid_code, e.source, e.source_ref, e.report_count,
-                                     {_T.format("e.created_at")}, e.payload)
+                                     {time.format("e.created_at")}{payload})
                     ORDER BY e.occurred_at DESC, e.id DESC)
     FROM (SELECT * FROM event WHERE person_id = p.id
           ORDER BY occurred_at DESC, id DESC LIMIT {RECENT_EVENTS}) e) END,
   CASE WHEN p.shown THEN (
     SELECT json_agg(json_build_array(t.uid, t.category, t.title, t.state, t.priority,
-                                     {_T.format("t.sla_deadline")}, t.assignee)
+                                     {time.format("t.sla_deadline")}, t.assignee)
                     ORDER BY t.sla_deadline, t.id)
     FROM (SELECT * FROM task
-          WHERE person_id = p.id AND state IN ({", ".join(f"'{s.value}'" for s in _OPEN)})
-          ORDER BY sla_deadline, id LIMIT {OPEN_TASKS}) t) END
+          WHERE person_id = p.id AND state IN ({states})
+          ORDER BY sla_deadline, id LIMIT {OPEN_TASKS}) t) END"""
+
+
+ONE_TRIP_SQL = f"""{person_cte_sql("p.updated_at", "%(uid)s", "%(everything)s", "%(scopes)s")}
+SELECT p.*,{person_aggregates_sql(_T, event_payload=True)}
 FROM p
 """
 
@@ -350,5 +371,7 @@ __all__ = [
     "fetch_one_trip",
     "fetch_person",
     "fetch_rest",
+    "person_aggregates_sql",
+    "person_cte_sql",
     "translated_db_error",
 ]

@@ -10,11 +10,12 @@ C call (msgspec), and the statement runs through psycopg's libpq wrapper
 per-call work — parameter dumping, prepare bookkeeping, result loaders — cost more server
 CPU than the rest of the read. Event payloads, which no gRPC message carries, are not read.
 
-What does not change: the rows (the same joins, order and limits as ``ONE_TRIP_SQL``, and
-the same grid-scope test in SQL before any aggregate is read), the errors (a driver failure
-becomes what SQLAlchemy would make of it, a lost connection invalidated), and the check the
-callers make in Python. ``tests/grpc_api/test_person_read.py`` compares the messages built
-from here with the shared path's on the same data.
+What does not change: the rows (the person and its aggregates are built from the same SQL
+text as ``ONE_TRIP_SQL``, ``api.person_rows.person_cte_sql`` and ``person_aggregates_sql``:
+the same joins, order, limits and grid-scope test; only the time format differs), the
+errors (a driver failure becomes what SQLAlchemy would make of it, a lost connection
+invalidated), and the check the callers make in Python. ``tests/grpc_api/test_person_read.py``
+compares the messages built from here with the shared path's on the same data.
 """
 
 from __future__ import annotations
@@ -27,73 +28,23 @@ from psycopg import errors as pg_errors
 from psycopg import pq
 from sqlalchemy import Connection
 
-from api.person_rows import OPEN_TASKS, RECENT_EVENTS, translated_db_error
+from api.person_rows import person_aggregates_sql, person_cte_sql, translated_db_error
 from api.policy import sees_everything
-from canonical_model import TaskState
 from identity import Principal
 
-_OPEN = (TaskState.PENDING, TaskState.ACCEPTED, TaskState.IN_PROGRESS)
 _US = "(extract(epoch FROM {}) * 1000000)::bigint"  # exact: extract is numeric (PG >= 14)
 NAME = b"gridhub_grpc_person_v1"
 _PREPARED = "gridhub.grpc.person_prepared"  # key in the pooled connection's info dict
 
-PERSON_SQL = f"""
-WITH p AS MATERIALIZED (
-  SELECT p.id, p.uid, p.name, p.name_pinyin, p.resident_id, p.gender, p.birth_date, p.phone,
-         p.grid_code, p.tags, p.flags, p.conflicts, p.status, {_US.format("p.updated_at")} AS at,
-         ra.normalized AS residential, rg.normalized AS registered, m.uid AS merged_uid,
-         ($2::boolean OR EXISTS (
-            SELECT 1 FROM unnest($3::text[]) AS s(code)
-            WHERE starts_with(p.grid_code, s.code))) AS shown
-  FROM person p
-  LEFT JOIN address ra ON ra.id = p.residential_address_id
-  LEFT JOIN address rg ON rg.id = p.registered_address_id
-  LEFT JOIN person m ON m.id = p.merged_into_id
-  WHERE p.uid = $1
-)
+PERSON_SQL = f"""{
+    person_cte_sql(
+        f"{_US.format('p.updated_at')} AS at", "$1", "$2::boolean", "$3", materialized=True
+    )
+}
 SELECT json_build_array(
   p.id, p.uid, p.name, p.name_pinyin, p.resident_id, p.gender, p.birth_date, p.phone,
   p.grid_code, p.tags, p.flags, p.conflicts, p.status, p.at, p.residential, p.registered,
-  p.merged_uid, p.shown,
-  CASE WHEN p.shown THEN (
-    SELECT json_agg(json_build_array(mine.household_id, mine.relation, h.household_no,
-                                     a.normalized, mem.person_id, mp.uid, mp.name,
-                                     mp.grid_code, mem.relation)
-                    ORDER BY mine.household_id, mp.uid)
-    FROM household_member mine
-    JOIN household h ON h.id = mine.household_id
-    LEFT JOIN address a ON a.id = h.address_id
-    JOIN household_member mem ON mem.household_id = mine.household_id
-    JOIN person mp ON mp.id = mem.person_id
-    WHERE mine.person_id = p.id) END,
-  CASE WHEN p.shown THEN (
-    SELECT json_agg(json_build_array(u.kind, u.field, u.source, u.stream, u.key, u.version,
-                                     u.rule, u.at)
-                    ORDER BY u.kind, u.field, u.source, u.stream)
-    FROM (SELECT 0 AS kind, l.field, s.source, s.stream, s.source_key AS key,
-                 s.version::bigint AS version, l.rule, {_US.format("l.chosen_at")} AS at
-          FROM person_field_lineage l
-          LEFT JOIN source_record s ON s.id = l.source_record_id
-          WHERE l.person_id = p.id
-          UNION ALL
-          SELECT 1, NULL, s.source, s.stream, NULL, count(*), NULL,
-                 {_US.format("max(s.updated_at)")}
-          FROM source_record s WHERE s.person_id = p.id
-          GROUP BY s.source, s.stream) u) END,
-  CASE WHEN p.shown THEN (
-    SELECT json_agg(json_build_array(e.uid, e.type, e.severity, {_US.format("e.occurred_at")},
-                                     e.grid_code, e.source, e.source_ref, e.report_count,
-                                     {_US.format("e.created_at")})
-                    ORDER BY e.occurred_at DESC, e.id DESC)
-    FROM (SELECT * FROM event WHERE person_id = p.id
-          ORDER BY occurred_at DESC, id DESC LIMIT {RECENT_EVENTS}) e) END,
-  CASE WHEN p.shown THEN (
-    SELECT json_agg(json_build_array(t.uid, t.category, t.title, t.state, t.priority,
-                                     {_US.format("t.sla_deadline")}, t.assignee)
-                    ORDER BY t.sla_deadline, t.id)
-    FROM (SELECT * FROM task
-          WHERE person_id = p.id AND state IN ({", ".join(f"'{s.value}'" for s in _OPEN)})
-          ORDER BY sla_deadline, id LIMIT {OPEN_TASKS}) t) END)
+  p.merged_uid, p.shown,{person_aggregates_sql(_US, event_payload=False)})
 FROM p
 """
 
