@@ -22,16 +22,16 @@ same data and requires equal messages and equal log entries.
 
 from __future__ import annotations
 
-import threading
 from datetime import date
 from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
 from api.context import Hub
 from api.errors import NotFound
+from api.held import HeldConnections
 from api.person_record import ULID
 from api.policy import GRPC, Policy
 from api.redaction import PERSON_FIELDS, Redactor
@@ -40,25 +40,23 @@ from grpc_api.gen.gridhub.v1 import common_pb2, person_pb2
 from grpc_api.handlers import Call
 from grpc_api.person_sql import PersonJson, fetch_person
 
-_AUTOCOMMIT = "AUTOCOMMIT"
-
 
 class PersonReader:
     """The fast ``GetPerson``; :meth:`applies` says whether this hub can use it.
 
-    Connections: at most ``keep`` idle autocommit connections are held between calls (taken
-    from the hub's pool, so they count against it); a busier moment checks out more and
-    returns the surplus. The default keeps half the pool, leaving the rest to the other
-    services' calls. :meth:`close` hands them back (server stop).
+    Connections: at most ``keep`` idle autocommit connections are held between calls
+    (:class:`api.held.HeldConnections`, as REST's plain reads hold theirs; taken from the
+    hub's pool, so they count against it). The default keeps half the pool, leaving the rest
+    to the other services' calls. :meth:`close` hands them back (server stop).
     """
 
     def __init__(self, hub: Hub, *, keep: int | None = None) -> None:
         self.hub = hub
         self.policy: Policy = hub.policy
         self.engine: Engine = hub.sessions.kw["bind"]
-        self.keep = max(1, hub.config.db_pool_size // 2) if keep is None else keep
-        self._idle: list[Connection] = []
-        self._lock = threading.Lock()
+        self.connections = HeldConnections(
+            self.engine, keep=max(1, hub.config.db_pool_size // 2) if keep is None else keep
+        )
 
     @staticmethod
     def applies(hub: Hub) -> bool:
@@ -104,43 +102,21 @@ class PersonReader:
 
     def _fetch(self, call: Call, uid: str) -> PersonJson | None:
         """One statement; once more on a fresh connection if the server dropped the held one
-        (a restart): it wrote nothing and nothing was logged yet (as ``read_person`` does)."""
+        (a restart): it wrote nothing and nothing was logged yet (as ``read_person`` does).
+        A failed connection is closed, and its idle siblings with it when it was invalidated
+        (``api.held``)."""
         for attempt in (1, 2):
-            conn = self._checkout()
             try:
-                rows = fetch_person(conn, call.principal, uid)
+                with self.connections.connection() as conn:
+                    return fetch_person(conn, call.principal, uid)
             except DBAPIError as exc:
-                conn.close()
                 if not exc.connection_invalidated or attempt == 2:
                     raise
-                self.close()  # the held siblings are as dead: the pool was replaced
-                continue
-            except BaseException:
-                conn.close()
-                raise
-            self._checkin(conn)
-            return rows
         raise AssertionError("unreachable")  # pragma: no cover
-
-    def _checkout(self) -> Connection:
-        with self._lock:
-            if self._idle:
-                return self._idle.pop()
-        return self.engine.connect().execution_options(isolation_level=_AUTOCOMMIT)
-
-    def _checkin(self, conn: Connection) -> None:
-        with self._lock:
-            if len(self._idle) < self.keep and not conn.invalidated:
-                self._idle.append(conn)
-                return
-        conn.close()
 
     def close(self) -> None:
         """Return the held connections to the pool."""
-        with self._lock:
-            idle, self._idle = self._idle, []
-        for conn in idle:
-            conn.close()
+        self.connections.close()
 
 
 def _stamp(micros: int | None) -> Timestamp | None:

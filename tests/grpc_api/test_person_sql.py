@@ -42,7 +42,7 @@ def test_a_session_that_lost_the_statement_prepares_it_again(
     call = Call(None, hub.verifier.verify(tokens.w1), "first", None, "PersonService.GetPerson")
     try:
         first = reader.read(call, seeded.p1, False)
-        (held,) = reader._idle
+        ((held, _),) = reader.connections._idle
         held.connection.driver_connection.execute("DEALLOCATE ALL")  # type: ignore[union-attr]
         again = reader.read(call, seeded.p1, False)
     finally:
