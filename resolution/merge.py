@@ -37,7 +37,7 @@ from canonical_model.resolution_state import (
 from resolution.engine import resolve
 from resolution.profile import Profile
 from resolution.state import active_model, load_constraints
-from resolution.store_golden import refresh_persons
+from resolution.store_golden import GOLDEN_COLUMNS, refresh_persons
 from resolution.store_index import freeze_terms
 from resolution.store_read import read_table
 
@@ -48,22 +48,6 @@ __all__ = [
     "split_person",
     "unmerge_person",
 ]
-
-_FIELDS = (
-    "name",
-    "name_pinyin",
-    "resident_id",
-    "gender",
-    "birth_date",
-    "phone",
-    "residential_address_id",
-    "registered_address_id",
-    "grid_code",
-    "tags",
-    "flags",
-    "conflicts",
-    "status",
-)
 
 
 class MergeError(ValueError):
@@ -124,7 +108,7 @@ def _refusal(session: Session, profile: Profile, a: int, b: int) -> str | None:
 
 def _snapshot(session: Session, person: Person) -> dict[str, Any]:
     pid = person.id
-    golden = {f: getattr(person, f) for f in _FIELDS}
+    golden = {f: getattr(person, f) for f in GOLDEN_COLUMNS}
     golden["birth_date"] = golden["birth_date"].isoformat() if golden["birth_date"] else None
     golden["status"] = str(golden["status"])
     golden["gender"] = str(golden["gender"])
@@ -293,7 +277,7 @@ def unmerge_person(
         session.add(_constraint(ConstraintKind.CANNOT_LINK, a, b, "unmerge", actor, undo.id))
     refresh_persons(session, [absorbed.id, survivor_id])
     if not records:  # a person with no records keeps the golden fields it had
-        for f in _FIELDS:
+        for f in GOLDEN_COLUMNS:
             if f in golden and f != "status":
                 value = golden[f]
                 if f == "birth_date" and value:

@@ -41,7 +41,7 @@ from resolution.golden import Golden, GoldenInput, age_tags, golden_person
 from resolution.store_address import AddressBook, Geography
 from resolution.store_read import is_dependent
 
-__all__ = ["OWN_FLAGS", "AddressBook", "Geography", "refresh_persons"]
+__all__ = ["GOLDEN_COLUMNS", "OWN_FLAGS", "AddressBook", "Geography", "refresh_persons"]
 
 #: Flags resolution sets and clears; any other flag on a person belongs to someone else.
 OWN_FLAGS = frozenset({"insufficient_identifiers"})
@@ -56,9 +56,8 @@ _INPUT_TYPES = (
     ResolutionEntry.__table__.c.sufficient.type,
 )
 _FLAGS = Person.__table__.c.flags.type
-#: The golden columns ``_write`` sets, the key last (rows are tuples in this order: a dict
-#: per person, then read back key by key, cost more than the UPDATE's bind processing).
-_PERSON_COLUMNS = (
+#: The person columns a golden refresh decides (a merge's snapshot keeps the same ones).
+GOLDEN_COLUMNS = (
     "name",
     "name_pinyin",
     "resident_id",
@@ -72,9 +71,10 @@ _PERSON_COLUMNS = (
     "flags",
     "conflicts",
     "status",
-    "updated_at",
-    "id",
 )
+#: The columns ``_write`` sets, the key last (rows are tuples in this order: a dict per
+#: person, then read back key by key, cost more than the UPDATE's bind processing).
+_PERSON_COLUMNS = (*GOLDEN_COLUMNS, "updated_at", "id")
 _LINEAGE_COLUMNS = ("person_id", "field", "source_record_id", "rule", "chosen_at")
 _IDENTIFIER_COLUMNS = ("person_id", "kind", "value", "source_record_id")
 
