@@ -36,8 +36,21 @@ def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
 
 @pytest.fixture
 def store_url(sqlite_url: str) -> str:
-    """SQLite only here; ``test_backends.py`` puts the two-backend parametrisation back."""
+    """SQLite only here; a module that runs on both backends (``test_backends.py``) says
+    ``store_url = store_url_each_backend``."""
     return sqlite_url
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param("postgresql", id="postgresql", marks=pytest.mark.integration),
+    ]
+)
+def store_url_each_backend(request: pytest.FixtureRequest) -> str:
+    """The store on SQLite, then on PostgreSQL: the test runs once per backend."""
+    name = "sqlite_url" if request.param == "sqlite" else "pg_url"
+    return str(request.getfixturevalue(name))
 
 
 @pytest.fixture

@@ -21,17 +21,9 @@ from api.policy import REST, Access
 from audit.signing import KeySet
 from identity import Principal, Role
 from tests.api.district import G1, P1_ID, Seeded, Tokens, bearer
+from tests.api.fixtures import store_url_each_backend
 
-
-@pytest.fixture(
-    params=[
-        pytest.param("sqlite", id="sqlite"),
-        pytest.param("postgresql", id="postgresql", marks=pytest.mark.integration),
-    ]
-)
-def store_url(request: pytest.FixtureRequest) -> str:
-    name = "sqlite_url" if request.param == "sqlite" else "pg_url"
-    return str(request.getfixturevalue(name))
+store_url = store_url_each_backend  # both backends (tests/api/fixtures.py)
 
 
 def _search(client: TestClient, token: str, q: str) -> list[str]:

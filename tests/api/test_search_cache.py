@@ -33,19 +33,12 @@ from canonical_model.values import (
 )
 from identity import Principal, Role
 from tests.api.district import COMMUNITY, G1, G2, P1_ID, P1_PHONE, Seeded
+from tests.api.fixtures import store_url_each_backend
 
 _SEPARATORS = str.maketrans("", "", " \t\n-()")
 
 
-@pytest.fixture(
-    params=[
-        pytest.param("sqlite", id="sqlite"),
-        pytest.param("postgresql", id="postgresql", marks=pytest.mark.integration),
-    ]
-)
-def store_url(request: pytest.FixtureRequest) -> str:
-    name = "sqlite_url" if request.param == "sqlite" else "pg_url"
-    return str(request.getfixturevalue(name))
+store_url = store_url_each_backend  # both backends (tests/api/fixtures.py)
 
 
 @pytest.fixture

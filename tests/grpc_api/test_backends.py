@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 
-import pytest
 from google.protobuf.struct_pb2 import Struct
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -20,17 +19,9 @@ from grpc_api.gen.gridhub.v1 import (
     person_pb2_grpc,
 )
 from tests.api.district import P1_ID, Seeded, Tokens, grpc_auth
+from tests.api.fixtures import store_url_each_backend
 
-
-@pytest.fixture(
-    params=[
-        pytest.param("sqlite", id="sqlite"),
-        pytest.param("postgresql", id="postgresql", marks=pytest.mark.integration),
-    ]
-)
-def store_url(request: pytest.FixtureRequest) -> str:
-    name = "sqlite_url" if request.param == "sqlite" else "pg_url"
-    return str(request.getfixturevalue(name))
+store_url = store_url_each_backend  # both backends (tests/api/fixtures.py)
 
 
 def _pushes() -> list[ingest_pb2.PushRecordsRequest]:
