@@ -15,18 +15,7 @@ from adapters.contract import RecordRejected
 from adapters.health.mapping import _MODELS, validate
 from adapters.health.validation import SkeletonValidator
 from simulators.health.resources import encounter, observation, patient
-
-STAMP = "2025-01-01T08:00:00.000+08:00"
-FIELDS: dict[str, str | None] = {
-    "name": "欧阳娜娜",
-    "id_number": "11010519491231002X",
-    "gender": "female",
-    "birth_date": "1949-12-31",
-    "phone": "+86 138-0013-8000",
-    "address": "浙江省杭州市西湖区文三路259号3幢2单元302室",
-    "deceased_date": None,
-}
-
+from tests.adapters.health.test_health_mapping import FIELDS, STAMP
 
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平"
 
