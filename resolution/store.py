@@ -38,7 +38,13 @@ from canonical_model import (
     utcnow,
 )
 from canonical_model.resolution_state import MatchReview, PersonMergeLog, ReviewStatus
-from resolution.bulk import indexes_deferred, insert_tuples, large_cache, update_rows
+from resolution.bulk import (
+    foreign_keys_unchecked,
+    indexes_deferred,
+    insert_tuples,
+    large_cache,
+    update_rows,
+)
 from resolution.engine import MIN_TRAINING_RECORDS, REVIEW, Resolution, resolve
 from resolution.profile import Profile, load_profile
 from resolution.state import (
@@ -102,6 +108,8 @@ def resolve_store(
     one per core, up to four, for stores above 100,000 records).  Returns counts only."""
     prof = load_profile(profile) if isinstance(profile, str) else profile
     started = time.perf_counter()
+    # every row the run writes points at records it reads or persons it creates here
+    foreign_keys_unchecked(session)
     state = watermark(session, prof, lock=True)
     history_mark = session.scalar(select(func.max(SourceRecordHistory.id))) or 0
     if workers is None:

@@ -1,6 +1,7 @@
 """The full run's bulk phase on SQLite: the block index and the person indexes dropped
 for the rewrite are back after the run, and a run that fails half way leaves them (and
-the old rows) in place."""
+the old rows) in place; the run writes without foreign-key checks, leaves no reference
+dangling, and the next unit of work has its checks back."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, delete, func, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 import resolution.store as store_module
@@ -17,7 +19,7 @@ import resolution.store_golden as store_golden
 from canonical_model import Person
 from canonical_model.resolution_state import ResolutionBlock
 from canonical_model.store import make_engine, session_factory, transaction, upgrade
-from resolution.bulk import indexes_deferred
+from resolution.bulk import foreign_keys_unchecked, indexes_deferred
 from resolution.store import resolve_store
 from resolution.store_golden import refresh_persons
 from tests.resolution.store.district import load_district
@@ -199,3 +201,72 @@ def test_collector_paused_for_the_run_and_restored(
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def _checks(s: Session) -> int:
+    return int(s.execute(text("PRAGMA foreign_keys")).scalar_one())
+
+
+#: a block row for a record that does not exist
+DANGLING = "INSERT INTO resolution_block (key, source_record_id) VALUES (1, 999999999)"
+
+
+def test_full_run_writes_unchecked_and_leaves_nothing_dangling(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[int] = []
+    rebuild = store_module.rebuild_index
+
+    def spying(session: Session, *args: Any, **kwargs: Any) -> Any:
+        seen.append(_checks(session))
+        return rebuild(session, *args, **kwargs)
+
+    monkeypatch.setattr(store_module, "rebuild_index", spying)
+    for refit in (False, True):  # the first run fits, the second reuses the model
+        with transaction(session_factory(engine)) as s:
+            summary = resolve_store(s, refit=refit)
+        assert summary["block_rows"] > 0
+    assert seen == [0, 0]
+    with engine.connect() as conn:
+        assert conn.execute(text("PRAGMA foreign_key_check")).all() == []
+        assert conn.execute(text("PRAGMA foreign_keys")).scalar_one() == 1
+        with pytest.raises(IntegrityError):
+            conn.execute(text(DANGLING))
+
+
+def test_checks_back_on_for_the_same_connection_after_a_rollback(engine: Engine) -> None:
+    factory = session_factory(engine)
+    with factory() as s:
+        assert foreign_keys_unchecked(s)
+        raw = s.connection().connection.dbapi_connection
+        assert _checks(s) == 0
+        s.execute(text(DANGLING))  # not checked
+        s.rollback()
+    pooled = engine.raw_connection()
+    try:
+        assert pooled.dbapi_connection is raw  # the pool handed the same connection back
+        assert pooled.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    finally:
+        pooled.close()
+    with factory() as s, pytest.raises(IntegrityError):
+        s.execute(text(DANGLING))
+
+
+def test_checks_stay_on_once_the_transaction_has_written(engine: Engine) -> None:
+    with transaction(session_factory(engine)) as s:
+        s.execute(text("UPDATE person SET tags = tags"))  # SQLite would ignore the pragma now
+        assert not foreign_keys_unchecked(s)
+        assert _checks(s) == 1
+        with pytest.raises(IntegrityError):
+            s.execute(text(DANGLING))
+
+
+def test_in_memory_store_gets_its_checks_back(tmp_path: Path) -> None:
+    eng = make_engine("sqlite://")
+    upgrade(eng)
+    with transaction(session_factory(eng)) as s:
+        load_district(s, 40)
+    with transaction(session_factory(eng)) as s:
+        resolve_store(s)
+    with session_factory(eng)() as s:
+        assert _checks(s) == 1
