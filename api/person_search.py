@@ -238,7 +238,7 @@ def _page_statement(
     ``SELECT`` per part of the scope, each ordered by uid and limited, under one
     ``ORDER BY uid LIMIT``.
 
-    The parts are disjoint and together exactly the scope (:meth:`Policy.scope_parts`), and
+    The parts are disjoint and together exactly the scope (:meth:`Policy.bound_scope_parts`), and
     the first n+1 rows of a union are among the first n+1 of its branches, so the page is the
     one a single statement over the whole scope gives. The split lets a grid's own rows come
     from ``ix_person_grid_uid`` in uid order: a search that no index narrows (an address

@@ -214,38 +214,13 @@ class Policy:
 
     @staticmethod
     def scope(principal: Principal, column: Any) -> ColumnElement[bool]:
-        """SQL for "the row's grid code is in the caller's view".
-
-        A range per granted subtree (``code <= x < code + "A"``: digits sort below letters in
-        every collation) so a plain b-tree index serves it, plus the exact prefix test.
-        """
-        if sees_everything(principal):
+        """SQL for "the row's grid code is in the caller's view": :meth:`bound_scope` with
+        the caller's codes attached, for a statement built per request."""
+        codes = Policy.scope_codes(principal)
+        if codes is None:
             return true()
-        codes = _minimal(principal.grids)
-        if not codes:
-            return false()
-        return or_(
-            *(and_(column >= code, column < code + "A", column.startswith(code)) for code in codes)
-        )
-
-    @staticmethod
-    def scope_parts(principal: Principal, column: Any) -> list[ColumnElement[bool]] | None:
-        """:meth:`scope` as disjoint conditions whose union is exactly the same rows; None
-        when the caller sees everything.
-
-        Per granted code, its own rows as an *equality* and the units below it as the range
-        without the code itself. A query that runs one branch per part (``UNION ALL``) gets a
-        grid's rows from an index on ``(grid_code, x)`` already ordered by ``x``, so an
-        ``ORDER BY x LIMIT n`` stops after n rows instead of reading and sorting the whole
-        grid; the "below" branch of a grid with no micro-grids is one empty index probe.
-        """
-        if sees_everything(principal):
-            return None
-        parts: list[ColumnElement[bool]] = []
-        for code in _minimal(principal.grids):
-            parts.append(column == code)
-            parts.append(and_(column > code, column < code + "A", column.startswith(code)))
-        return parts
+        condition = Policy.bound_scope(len(codes), column)
+        return condition.params(**Policy.scope_values(codes)) if codes else condition
 
     @staticmethod
     def scope_codes(principal: Principal) -> tuple[str, ...] | None:
@@ -267,9 +242,12 @@ class Policy:
 
     @staticmethod
     def bound_scope(grants: int | None, column: Any) -> ColumnElement[bool]:
-        """:meth:`scope` for every caller with ``grants`` codes (None: sees everything), the
-        codes bound at execution (:meth:`scope_values`), so one statement — compiled once,
-        its result columns matched once — serves all of them."""
+        """SQL for "the row's grid code is in the view of a caller with ``grants`` codes"
+        (None: sees everything), the codes bound at execution (:meth:`scope_values`), so one
+        statement — compiled once, its result columns matched once — serves all of them.
+
+        A range per granted subtree (``code <= x < code + "A"``: digits sort below letters in
+        every collation) so a plain b-tree index serves it, plus the exact prefix test."""
         if grants is None:
             return true()
         if not grants:
@@ -278,7 +256,13 @@ class Policy:
 
     @staticmethod
     def bound_scope_parts(grants: int, column: Any) -> list[ColumnElement[bool]]:
-        """:meth:`scope_parts` with the codes bound, as :meth:`bound_scope` binds them."""
+        """:meth:`bound_scope` as disjoint conditions whose union is exactly the same rows.
+
+        Per granted code, its own rows as an *equality* and the units below it as the range
+        without the code itself. A query that runs one branch per part (``UNION ALL``) gets a
+        grid's rows from an index on ``(grid_code, x)`` already ordered by ``x``, so an
+        ``ORDER BY x LIMIT n`` stops after n rows instead of reading and sorting the whole
+        grid; the "below" branch of a grid with no micro-grids is one empty index probe."""
         parts: list[ColumnElement[bool]] = []
         for n, code in _codes(grants):
             parts.append(column == code)

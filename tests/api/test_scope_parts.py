@@ -1,5 +1,5 @@
-"""The scope as disjoint parts (``Policy.scope_parts``), which the person search runs as one
-branch each: together they must be exactly the scope, on both stores, for every kind of
+"""The scope as disjoint parts (``Policy.bound_scope_parts``), which the person search runs
+as one branch each: together they must be exactly the scope, on both stores, for every kind of
 caller — one grid, a grid and a unit below it, several grids, a community admin's prefix, a
 micro-grid, a malformed grant — and the search built on them must show a caller exactly their
 grids, in the same pages as before."""
@@ -86,10 +86,23 @@ def probe(engine: Engine) -> Iterator[Table]:
     table.drop(engine)
 
 
-def _codes(engine: Engine, table: Table, condition: object) -> list[str | None]:
+def _codes(
+    engine: Engine, table: Table, condition: object, values: dict[str, str] | None = None
+) -> list[str | None]:
     with engine.connect() as conn:
-        ids = conn.scalars(select(table.c.id).where(condition))  # type: ignore[arg-type]
+        ids = conn.scalars(select(table.c.id).where(condition), values or {})  # type: ignore[arg-type]
         return [CODES[i] for i in ids]
+
+
+def _shown(principal: Principal) -> set[str]:
+    """What the Python check lets the caller see of the stored codes."""
+    return {c for c in CODES if c is not None and Policy.visible(principal, c)}
+
+
+def _well_formed(codes: list[str | None]) -> set[str]:
+    """The SQL may keep malformed stored codes under a grant (the Python check drops them);
+    every well-formed one it keeps must be one the Python check allows, and no more."""
+    return {c for c in codes if c is not None and is_grid_code(c)}
 
 
 @pytest.mark.parametrize("principal", PRINCIPALS)
@@ -97,14 +110,14 @@ def test_parts_are_disjoint_and_exactly_the_scope(
     engine: Engine, probe: Table, principal: Principal
 ) -> None:
     column = probe.c.grid_code
-    whole = _codes(engine, probe, Policy.scope(principal, column))
-    parts = Policy.scope_parts(principal, column)
-    assert parts is not None
-    found = [code for part in parts for code in _codes(engine, probe, part)]
+    codes = Policy.scope_codes(principal)
+    assert codes is not None
+    values = Policy.scope_values(codes)
+    whole = _codes(engine, probe, Policy.bound_scope(len(codes), column), values)
+    parts = Policy.bound_scope_parts(len(codes), column)
+    found = [code for part in parts for code in _codes(engine, probe, part, values)]
     assert sorted(found, key=str) == sorted(whole, key=str)  # and no row in two parts
-    # What SQL keeps is what the Python check allows, malformed stored codes aside.
-    shown = {c for c in CODES if c is not None and Policy.visible(principal, c)}
-    assert {c for c in found if c is not None and is_grid_code(c)} == shown
+    assert _well_formed(found) == _shown(principal)
 
 
 ALL_PRINCIPALS = [
@@ -115,36 +128,27 @@ ALL_PRINCIPALS = [
 
 
 @pytest.mark.parametrize("principal", ALL_PRINCIPALS)
-def test_bound_scope_is_the_scope(engine: Engine, probe: Table, principal: Principal) -> None:
-    """The scope with its codes bound (one statement for every caller with as many grants)
-    keeps exactly the rows of the scope with its codes written in, whole and in parts."""
+def test_scope_is_the_bound_scope_with_the_callers_codes(
+    engine: Engine, probe: Table, principal: Principal
+) -> None:
+    """The per-request scope (codes attached to the statement) keeps exactly the rows of the
+    cached one (codes bound at execution), and what the Python check allows."""
     column = probe.c.grid_code
     codes = Policy.scope_codes(principal)
     grants = None if codes is None else len(codes)
     values = Policy.scope_values(codes or ())
-
-    def kept(condition: object) -> list[str | None]:
-        with engine.connect() as conn:
-            ids = conn.scalars(select(probe.c.id).where(condition), values)  # type: ignore[arg-type]
-            return [CODES[i] for i in ids]
-
-    assert kept(Policy.bound_scope(grants, column)) == _codes(
-        engine, probe, Policy.scope(principal, column)
-    )
-    parts = Policy.scope_parts(principal, column)
-    if grants is None or parts is None:
-        assert grants is None
-        assert parts is None
-        return
-    bound = Policy.bound_scope_parts(grants, column)
-    assert [kept(part) for part in bound] == [_codes(engine, probe, part) for part in parts]
+    attached = _codes(engine, probe, Policy.scope(principal, column))
+    assert attached == _codes(engine, probe, Policy.bound_scope(grants, column), values)
+    assert _well_formed(attached) == _shown(principal)
+    if grants is None:  # sees everything: the null grid code too
+        assert attached == CODES
 
 
 def test_the_grid_itself_is_an_equality(engine: Engine, probe: Table) -> None:
-    parts = Policy.scope_parts(_principal(Role.GRID_WORKER, G1), probe.c.grid_code)
-    assert parts is not None
-    assert _codes(engine, probe, parts[0]) == [G1]
-    assert sorted(_codes(engine, probe, parts[1]), key=str) == sorted(
+    values = Policy.scope_values((G1,))
+    parts = Policy.bound_scope_parts(1, probe.c.grid_code)
+    assert _codes(engine, probe, parts[0], values) == [G1]
+    assert sorted(_codes(engine, probe, parts[1], values), key=str) == sorted(
         [M1, "330106001001001001001", "3301060010010011"]
     )
 
@@ -157,8 +161,8 @@ def test_the_grid_itself_is_an_equality(engine: Engine, probe: Table) -> None:
         pytest.param(_principal(Role.PLATFORM, "*"), id="platform-everything"),
     ],
 )
-def test_who_sees_everything_has_no_parts(principal: Principal) -> None:
-    assert Policy.scope_parts(principal, Person.grid_code) is None
+def test_who_sees_everything_has_no_codes(principal: Principal) -> None:
+    assert Policy.scope_codes(principal) is None
 
 
 # --- the search on top of them ------------------------------------------------------------
