@@ -1,12 +1,14 @@
 """The canonical store: engines, sessions and schema migrations, for SQLite and PostgreSQL.
 
 SQLite is tuned for one writer and many readers (WAL, foreign keys on, a busy timeout so a
-second process waits instead of failing). Migrations are Alembic's, run programmatically so
-the CLI, the DAGs and the tests share one path.
+second process waits instead of failing, checkpoints in a thread instead of in commits).
+Migrations are Alembic's, run programmatically so the CLI, the DAGs and the tests share one
+path.
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,6 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from canonical_model import Base  # the package loads every entity module: complete metadata
+from canonical_model.checkpoint import Checkpointer
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -34,6 +37,27 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+_CHECKPOINTERS: weakref.WeakKeyDictionary[Engine, Checkpointer] = weakref.WeakKeyDictionary()
+
+
+def checkpointer_of(engine: Engine) -> Checkpointer | None:
+    """The thread checkpointing a file store's log (None for PostgreSQL or memory)."""
+    return _CHECKPOINTERS.get(engine)
+
+
+def _checkpoint_apart(engine: Engine, path: str) -> None:
+    """Commits stop checkpointing; a thread does it (:mod:`canonical_model.checkpoint`)."""
+    checkpointer = _CHECKPOINTERS[engine] = Checkpointer(path)
+
+    def on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.execute("PRAGMA wal_autocheckpoint=0")
+        checkpointer.ensure_started()
+
+    event.listen(engine, "connect", on_connect)
+    event.listen(engine, "engine_disposed", lambda _engine: checkpointer.stop())
+    weakref.finalize(engine, checkpointer.stop)
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for ``url``; a SQLite file's folder is created when missing."""
     parsed = make_url(url)
@@ -45,6 +69,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
+        if parsed.database and parsed.database != ":memory:":
+            _checkpoint_apart(engine, str(Path(parsed.database).resolve()))
         return engine
     if parsed.drivername in ("postgresql", "postgres"):
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
