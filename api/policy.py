@@ -22,7 +22,7 @@ Three questions, answered here and nowhere else:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -217,10 +217,7 @@ class Policy:
         """SQL for "the row's grid code is in the caller's view": :meth:`bound_scope` with
         the caller's codes attached, for a statement built per request."""
         codes = Policy.scope_codes(principal)
-        if codes is None:
-            return true()
-        condition = Policy.bound_scope(len(codes), column)
-        return condition.params(**Policy.scope_values(codes)) if codes else condition
+        return true() if codes is None else _scope(_params(len(codes), codes), column)
 
     @staticmethod
     def scope_codes(principal: Principal) -> tuple[str, ...] | None:
@@ -248,11 +245,7 @@ class Policy:
 
         A range per granted subtree (``code <= x < code + "A"``: digits sort below letters in
         every collation) so a plain b-tree index serves it, plus the exact prefix test."""
-        if grants is None:
-            return true()
-        if not grants:
-            return false()
-        return or_(*(and_(column >= code, *_below(column, n)) for n, code in _codes(grants)))
+        return true() if grants is None else _scope(_params(grants), column)
 
     @staticmethod
     def bound_scope_parts(grants: int, column: Any) -> list[ColumnElement[bool]]:
@@ -264,9 +257,9 @@ class Policy:
         ``ORDER BY x LIMIT n`` stops after n rows instead of reading and sorting the whole
         grid; the "below" branch of a grid with no micro-grids is one empty index probe."""
         parts: list[ColumnElement[bool]] = []
-        for n, code in _codes(grants):
+        for code, end in _params(grants):
             parts.append(column == code)
-            parts.append(and_(column > code, *_below(column, n)))
+            parts.append(and_(column > code, column < end, column.startswith(code)))
         return parts
 
     def ensure_visible(
@@ -359,14 +352,33 @@ class Policy:
         audit.append_many(session, [entry])
 
 
-def _codes(grants: int) -> list[tuple[int, BindParameter[str]]]:
-    return [(n, bindparam(f"scope_{n}", type_=String)) for n in range(grants)]
+Bound = BindParameter[str]
 
 
-def _below(column: Any, n: int) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
-    """Below the bound code ``n``: under its end of range, and the exact prefix test."""
-    code = bindparam(f"scope_{n}", type_=String)
-    return column < bindparam(f"scope_{n}_end", type_=String), column.startswith(code)
+def _params(grants: int, codes: Sequence[str] | None = None) -> list[tuple[Bound, Bound]]:
+    """Per grant, the bound code and its end of range (named as :meth:`Policy.scope_values`
+    names them), carrying ``codes`` when given, else to be bound at execution."""
+    if codes is None:
+        return [
+            (bindparam(f"scope_{n}", type_=String), bindparam(f"scope_{n}_end", type_=String))
+            for n in range(grants)
+        ]
+    return [
+        (
+            bindparam(f"scope_{n}", code, type_=String),
+            bindparam(f"scope_{n}_end", code + "A", type_=String),
+        )
+        for n, code in enumerate(codes)
+    ]
+
+
+def _scope(params: list[tuple[Bound, Bound]], column: Any) -> ColumnElement[bool]:
+    """A range per granted subtree plus the exact prefix test; nothing without grants."""
+    if not params:
+        return false()
+    return or_(
+        *(and_(column >= code, column < end, column.startswith(code)) for code, end in params)
+    )
 
 
 def _entry(
