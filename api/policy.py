@@ -231,11 +231,8 @@ class Policy:
     def scope_values(codes: Iterable[str]) -> dict[str, str]:
         """The values :meth:`bound_scope` and :meth:`bound_scope_parts` bind, for
         :meth:`scope_codes`."""
-        values: dict[str, str] = {}
-        for n, code in enumerate(codes):
-            values[f"scope_{n}"] = code
-            values[f"scope_{n}_end"] = code + "A"
-        return values
+        listed = list(codes)
+        return {p.key: str(p.value) for pair in _params(len(listed), listed) for p in pair}
 
     @staticmethod
     def bound_scope(grants: int | None, column: Any) -> ColumnElement[bool]:
@@ -356,8 +353,8 @@ Bound = BindParameter[str]
 
 
 def _params(grants: int, codes: Sequence[str] | None = None) -> list[tuple[Bound, Bound]]:
-    """Per grant, the bound code and its end of range (named as :meth:`Policy.scope_values`
-    names them), carrying ``codes`` when given, else to be bound at execution."""
+    """Per grant, the bound code and its end of range, carrying ``codes`` when given (their
+    values are :meth:`Policy.scope_values`), else to be bound at execution."""
     if codes is None:
         return [
             (bindparam(f"scope_{n}", type_=String), bindparam(f"scope_{n}_end", type_=String))
