@@ -24,7 +24,8 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from simulators.hotline.feed import REPLY_TOPIC
-from simulators.kafka_broker import KafkaBroker, free_port
+from simulators.kafka_broker import KafkaBroker
+from tests.support.ports import ports_below_ephemeral
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]
 
@@ -37,7 +38,8 @@ PORT_NAMES = ("api", "grpc", "hukou", "health", "kafka", "bridge")
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     var = tmp_path_factory.mktemp("demo-var")
-    ports = {name: free_port() for name in PORT_NAMES}
+    # not free_port(): the demo binds them seconds later, beside two other test groups
+    ports = dict(zip(PORT_NAMES, ports_below_ephemeral(len(PORT_NAMES)), strict=True))
     argv = [
         str(Path(sys.executable).with_name("gridhub")), "demo",
         "--persons", "300", "--seed", "11", "--duration", "45", "--every", "4",
