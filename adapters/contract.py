@@ -46,11 +46,18 @@ class Flush:
 
 @dataclass(frozen=True, slots=True)
 class Mapped:
-    """A record ready to store: its key, the payload as received, the canonical fields."""
+    """A record ready to store: its key, the payload as received, the canonical fields.
+
+    ``encoded`` is set only by a mapping worker that also encoded the record (payload JSON,
+    content hash, canonical JSON, exactly as the engine would write them), so the sync
+    process does not encode it again; payload and canonical are then those JSON texts, read
+    back only if something asks for them.
+    """
 
     source_key: str
     payload: Mapping[str, Any]
     canonical: Mapping[str, Any]
+    encoded: tuple[str, str, str] | None = None
 
 
 class RecordRejected(Exception):

@@ -21,19 +21,35 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from adapters.contract import Extracted, Mapped, RecordRejected
+import msgspec
 
-__all__ = ["PageMapper", "Result", "init_worker", "map_records", "mapped"]
+from adapters.contract import Extracted, Mapped, RecordRejected
+from adapters.engine.encoding import encode_mapped, raw_bytes
+
+__all__ = [
+    "Ahead",
+    "PageMapper",
+    "Result",
+    "StoredJson",
+    "init_worker",
+    "map_records",
+    "mapped",
+    "pieces",
+]
 
 log = logging.getLogger(__name__)
 
-#: Per record: ("ok", source_key, canonical) or ("rejected", reason_code, reason, source_key),
-#: or ("error",) when the mapper raised — ``mapped`` then maps that record again inline.
+#: Per record: ("ok", source_key, canonical), ("ok", source_key, canonical, payload) when the
+#: mapper parsed the payload itself (the record arrived as bytes), ("encoded", source_key,
+#: payload JSON, content hash, canonical JSON) when the worker encoded it too,
+#: ("rejected", reason_code, reason, source_key), or ("error",) when the mapper raised —
+#: ``mapped`` then maps that record again inline.
 #: (A pipeline with its own worker function, as health's, may use other "ok" shapes.)
 Result = tuple[Any, ...]
 
@@ -52,33 +68,93 @@ def init_worker(parent: int) -> None:
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
 
 
-def map_records(map_fn: MapFn, raws: Sequence[Mapping[str, Any] | bytes]) -> list[Result]:
+def map_records(
+    map_fn: MapFn,
+    raws: Sequence[Mapping[str, Any] | bytes],
+    encode: bool = False,
+    keys: Sequence[str | None] | None = None,
+) -> list[Result]:
     """Map one page (in the worker); never raises for a single bad record.
 
     ``map_fn`` must be a module-level function (it travels by name). Records are mapped
-    without their cursor and source key, which no mapper needs beyond what ``raw`` holds.
+    without their cursor, which no mapper needs, and with the source keys the stream found
+    outside the record (``keys``; a Kafka message's key names a message that never parsed).
+    With ``encode`` each record is also encoded for the store here, so the sync process
+    does not: worth it where that process, not the worker, bounds the rate (the hotline's).
     """
     out: list[Result] = []
-    for raw in raws:
+    for i, raw in enumerate(raws):
         try:
-            m = map_fn(Extracted(raw=raw, cursor={}))
+            m = map_fn(Extracted(raw=raw, cursor={}, source_key=keys[i] if keys else None))
+            if encode:
+                payload, digest, canonical = encode_mapped(m, raw, raw_bytes(raw))
         except RecordRejected as r:
             out.append(("rejected", r.reason_code, r.reason, r.source_key))
         except Exception:
             out.append(("error",))
         else:
-            out.append(("ok", m.source_key, dict(m.canonical)))
+            if encode:
+                out.append(("encoded", m.source_key, payload, digest, canonical))
+            elif isinstance(raw, bytes):  # parsed by the mapper: the payload travels back too
+                out.append(("ok", m.source_key, dict(m.canonical), dict(m.payload)))
+            else:
+                out.append(("ok", m.source_key, dict(m.canonical)))
     return out
+
+
+class StoredJson(Mapping[str, Any]):
+    """A JSON object as the store will hold it, parsed only when first read.
+
+    What a worker-encoded record carries as its payload and canonical fields: the engine
+    stores the texts and nothing in a sync reads them back, so parsing them would be waste.
+    Values are JSON's (a date is its ISO text), as anyone reading the store sees them.
+    """
+
+    __slots__ = ("_text", "_value")
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._value: dict[str, Any] | None = None
+
+    def _object(self) -> dict[str, Any]:
+        if self._value is None:
+            self._value = msgspec.json.decode(self._text)
+        return self._value
+
+    def __getitem__(self, key: str) -> Any:
+        return self._object()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._object())
+
+    def __len__(self) -> int:
+        return len(self._object())
+
+    def __repr__(self) -> str:
+        return f"StoredJson({len(self._text)} characters)"  # never the personal data itself
 
 
 def mapped(item: Extracted, result: Result | None, map_fn: MapFn) -> Mapped:
     """The ``Mapped`` of ``item`` from its ``map_records`` result, or mapped inline when
     there is none (no worker, or the worker's mapper raised: the real error is raised here)."""
-    raw = item.raw
-    if result is None or result[0] == "error" or isinstance(raw, bytes):
+    if result is None or result[0] == "error":
         return map_fn(item)
-    if result[0] == "rejected":
+    kind = result[0]
+    if kind == "encoded":
+        payload, digest, canonical = result[2], result[3], result[4]
+        return Mapped(
+            source_key=result[1],
+            payload=StoredJson(payload),
+            canonical=StoredJson(canonical),
+            encoded=(payload, digest, canonical),
+        )
+    if kind == "rejected":
         raise RecordRejected(result[1], result[2], source_key=result[3])
+    if len(result) == 4:
+        return Mapped(source_key=result[1], payload=result[3], canonical=result[2])
+    raw = item.raw
+    if isinstance(raw, bytes):  # a result without the payload the mapper parsed from it
+        return map_fn(item)
     return Mapped(source_key=result[1], payload=raw, canonical=result[2])
 
 
@@ -118,10 +194,14 @@ class PageMapper:
         return future
 
     def map_page(
-        self, map_fn: MapFn, raws: Sequence[Mapping[str, Any] | bytes]
+        self,
+        map_fn: MapFn,
+        raws: Sequence[Mapping[str, Any] | bytes],
+        encode: bool = False,
+        keys: Sequence[str | None] | None = None,
     ) -> Future[list[Result]] | None:
-        """``map_records(map_fn, raws)`` in a worker, or None to map the page inline."""
-        return self.run(len(raws), map_records, map_fn, list(raws))
+        """``map_records(…)`` of the page in a worker, or None to map the page inline."""
+        return self.run(len(raws), map_records, map_fn, list(raws), encode, keys)
 
     def results(self, future: Future[list[Result]] | None) -> list[Result] | None:
         """The page's results, or None to handle it inline (the worker died, say by OOM)."""
@@ -142,3 +222,70 @@ class PageMapper:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+
+
+def pieces(items: list[Extracted], size: int) -> list[list[Extracted]]:
+    """``items`` cut evenly into pieces of at least ``size`` (fewer than ``2 * size``): no
+    small remainder, which would be mapped inline while the worker idles."""
+    count = max(1, len(items) // size)
+    if count == 1:
+        return [items]
+    step = -(-len(items) // count)
+    return [items[i : i + step] for i in range(0, len(items), step)]
+
+
+class Ahead:
+    """Records mapped ahead in pieces and handed back in order, each with its result.
+
+    A stream ``put``s each page it reads: the page goes to the worker in pieces of about
+    ``piece`` records, and the records of a piece are handed on to the engine once ``depth``
+    pieces are queued behind it (or at once when a piece stays inline), so the worker keeps
+    mapping while this process stores and reads on. Pieces rather than whole pages, because
+    one page can hold a whole table or a whole poll: handed over whole, the engine would
+    wait for all of it and the two processes would take turns. ``drain`` hands on the rest —
+    at the end, before a flush, and before a failure is raised, so that everything read is
+    stored. The stream's ``map`` asks ``result(item)`` for the record just handed on. With
+    ``encode`` the worker also encodes each record for the store (``map_records``).
+    """
+
+    def __init__(
+        self, mapper: PageMapper, map_fn: MapFn, piece: int, *, encode: bool = False
+    ) -> None:
+        self.mapper = mapper
+        self.map_fn = map_fn
+        self.encode = encode
+        # A piece under the mapper's minimum would stay inline: pieces are never smaller.
+        self.size = max(piece, mapper.min_page)
+        self.depth = 2 * max(1, mapper.workers)
+        self._queue: deque[tuple[list[Extracted], Future[list[Result]] | None]] = deque()
+        self._current: tuple[Extracted, Result] | None = None
+
+    def put(self, items: list[Extracted]) -> Iterator[Extracted]:
+        """Queue a page; yields the records whose turn has come."""
+        for piece in pieces(items, self.size):
+            raws = [item.raw for item in piece]
+            keys = [item.source_key for item in piece]
+            future = self.mapper.map_page(self.map_fn, raws, self.encode, keys)
+            self._queue.append((piece, future))
+        queue = self._queue
+        while queue and (len(queue) > self.depth or queue[0][1] is None):
+            yield from self._handed(*queue.popleft())
+
+    def drain(self) -> Iterator[Extracted]:
+        """Every queued record, in order."""
+        while self._queue:
+            yield from self._handed(*self._queue.popleft())
+
+    def result(self, item: Extracted) -> Result | None:
+        """The worker's result for ``item`` if it is the record just handed on, else None."""
+        current, self._current = self._current, None
+        return current[1] if current is not None and current[0] is item else None
+
+    def _handed(
+        self, items: list[Extracted], future: Future[list[Result]] | None
+    ) -> Iterator[Extracted]:
+        results = self.mapper.results(future)
+        for i, item in enumerate(items):
+            self._current = (item, results[i]) if results is not None else None
+            yield item
+        self._current = None

@@ -29,9 +29,7 @@ Why this shape:
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterator, Mapping
-from concurrent.futures import Future
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -45,7 +43,7 @@ from adapters.civil_affairs.client import (
 )
 from adapters.civil_affairs.mapping import MAPPERS
 from adapters.contract import Extracted, Mapped, SourceUnavailable, Stream
-from adapters.parallel import PageMapper, Result, mapped
+from adapters.parallel import Ahead, PageMapper, mapped
 
 __all__ = ["STREAM_CLASSES", "TYPED_COLUMNS", "CivilAffairsStream"]
 
@@ -106,16 +104,6 @@ def _as_datetime(value: Any, table: str, where: str) -> datetime:
 MAP_CHUNK = 250
 
 
-def _pieces(items: list[Extracted], size: int) -> list[list[Extracted]]:
-    """``items`` cut evenly into pieces of at least ``size`` (fewer than ``2 * size``): no
-    small remainder, which would be mapped inline while the worker idles."""
-    count = max(1, len(items) // size)
-    if count == 1:
-        return [items]
-    step = -(-len(items) // count)
-    return [items[i : i + step] for i in range(0, len(items), step)]
-
-
 class CivilAffairsStream(Stream):
     """One table of the civil-affairs database; subclasses name the table and its columns."""
 
@@ -127,7 +115,7 @@ class CivilAffairsStream(Stream):
     def __init__(self, client: OdbcClient, mapper: PageMapper) -> None:
         self.client = client
         self.mapper = mapper
-        self._premapped: tuple[Extracted, Result] | None = None
+        self._ahead: Ahead | None = None
         self._mapper = MAPPERS[self.name]
         selected = [
             f"CAST({c} AS VARCHAR(40)) AS {c}" if c in TYPED_COLUMNS else c for c in self.columns
@@ -141,36 +129,17 @@ class CivilAffairsStream(Stream):
     # -- extraction ------------------------------------------------------------------
     def extract(self, cursor: Mapping[str, Any]) -> Iterator[Extracted]:
         """Records after ``cursor``; pieces of pages are mapped in workers while the piece
-        before them is stored, and a piece is handed over once two pieces per worker are in
-        hand after it (or at once when it is mapped inline): the worker stays busy while
-        this process fetches the next page."""
-        ahead: deque[tuple[list[Extracted], Future[list[Result]] | None]] = deque()
-        depth = 2 * max(1, self.mapper.workers)
-        # A piece under the mapper's minimum would stay inline: pieces are never smaller.
-        size = max(self.map_chunk, self.mapper.min_page)
+        before them is stored (``parallel.Ahead``), so the worker stays busy while this
+        process fetches the next page."""
+        ahead = self._ahead = Ahead(self.mapper, self._mapper, self.map_chunk)
         try:
             for items in self._pages(cursor):
-                for piece in _pieces(items, size):
-                    raws = [item.raw for item in piece]
-                    ahead.append((piece, self.mapper.map_page(self._mapper, raws)))
-                while ahead and (len(ahead) > depth or ahead[0][1] is None):
-                    yield from self._handed(*ahead.popleft())
+                yield from ahead.put(items)
         except SourceUnavailable:
             # Pages read before the failure are complete: let the engine store them.
-            while ahead:
-                yield from self._handed(*ahead.popleft())
+            yield from ahead.drain()
             raise
-        while ahead:
-            yield from self._handed(*ahead.popleft())
-
-    def _handed(
-        self, items: list[Extracted], future: Future[list[Result]] | None
-    ) -> Iterator[Extracted]:
-        results = self.mapper.results(future)
-        for i, item in enumerate(items):
-            self._premapped = (item, results[i]) if results is not None else None
-            yield item
-        self._premapped = None
+        yield from ahead.drain()
 
     def _pages(self, cursor: Mapping[str, Any]) -> Iterator[list[Extracted]]:
         """The keyset pages, rows decoded, each row with the cursor just after it."""
@@ -262,8 +231,7 @@ class CivilAffairsStream(Stream):
         return Extracted(raw=raw, cursor=cursor, source_key=source_key)
 
     def map(self, item: Extracted) -> Mapped:
-        pre, self._premapped = self._premapped, None
-        result = pre[1] if pre is not None and pre[0] is item else None
+        result = self._ahead.result(item) if self._ahead is not None else None
         return mapped(item, result, self._mapper)
 
 

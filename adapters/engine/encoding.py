@@ -22,6 +22,7 @@ __all__ = [
     "Ready",
     "canonical_json",
     "content_hash",
+    "encode_mapped",
     "oversized",
     "prepare",
     "raw_bytes",
@@ -124,8 +125,11 @@ def oversized(size: int, limit: int) -> RecordRejected:
     )
 
 
-def prepare(mapped: Mapped, raw: Mapping[str, Any] | bytes, received: bytes) -> Ready:
-    """Encode a mapped record for storage; ``RecordRejected`` when the store cannot hold it.
+def encode_mapped(
+    mapped: Mapped, raw: Mapping[str, Any] | bytes, received: bytes
+) -> tuple[str, str, str]:
+    """(payload JSON, content hash, canonical JSON) of a mapped record, as the store keeps
+    them; ``RecordRejected`` when the store cannot hold it.
 
     Most streams keep the parsed record as the payload: its encoding is the one just hashed
     for the exchange log (``received``), so it is not encoded a second time.
@@ -136,4 +140,10 @@ def prepare(mapped: Mapped, raw: Mapping[str, Any] | bytes, received: bytes) -> 
     # Text, not bytes, from here on: JSON escapes a NUL the same way in both.
     if _NUL in payload or _NUL in canonical:
         raise RecordRejected("encoding.nul", _NUL_REASON)
-    return (mapped.source_key, payload, _sha256(encoded).hexdigest(), canonical, mapped)
+    return payload, _sha256(encoded).hexdigest(), canonical
+
+
+def prepare(mapped: Mapped, raw: Mapping[str, Any] | bytes, received: bytes) -> Ready:
+    """A mapped record ready for storage, encoded here unless a mapping worker already did."""
+    payload, digest, canonical = mapped.encoded or encode_mapped(mapped, raw, received)
+    return (mapped.source_key, payload, digest, canonical, mapped)

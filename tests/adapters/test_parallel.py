@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import pytest
 
 from adapters.contract import Extracted, Mapped, RecordRejected
-from adapters.parallel import PageMapper, map_records, mapped
+from adapters.engine.encoding import prepare
+from adapters.parallel import Ahead, PageMapper, map_records, mapped, pieces
 
 
 def _map(item: Extracted) -> Mapped:
@@ -52,3 +56,143 @@ def test_small_pages_and_no_workers_stay_inline() -> None:
     assert PageMapper(1, min_page=200).map_page(_map, RAWS) is None
     assert PageMapper(0, min_page=1).map_page(_map, RAWS) is None
     assert PageMapper(1).results(None) is None
+
+
+def _map_bytes(item: Extracted) -> Mapped:
+    """A mapper that parses its record itself, as the hotline's does with Kafka messages."""
+    raw = item.raw
+    assert isinstance(raw, bytes)
+    parsed = json.loads(raw)
+    if parsed["kind"] == "bad":
+        raise RecordRejected("schema.bad", "a bad record", source_key=str(parsed["key"]))
+    return Mapped(source_key=str(parsed["key"]), payload=parsed, canonical={"k": parsed["key"]})
+
+
+def test_a_parsed_payload_comes_back_from_the_worker() -> None:
+    raws = [json.dumps({"key": i, "kind": "bad" if i == 2 else "ok"}).encode() for i in range(4)]
+    pipeline = PageMapper(1, min_page=1, label="test")
+    try:
+        results = pipeline.results(pipeline.map_page(_map_bytes, raws))
+    finally:
+        pipeline.close()
+    assert results is not None
+    for raw, result in zip(raws, results, strict=True):
+        item = Extracted(raw=raw, cursor={})
+        if result[0] == "ok":
+            assert len(result) == 4  # the payload travelled back with the canonical fields
+            assert mapped(item, result, _map_bytes) == _map_bytes(item)
+        else:
+            with pytest.raises(RecordRejected):
+                mapped(item, result, _map_bytes)
+    # A result without the payload (an older worker's shape) is mapped again inline.
+    item = Extracted(raw=raws[0], cursor={})
+    assert mapped(item, ("ok", "0", {"k": 0}), _map_bytes) == _map_bytes(item)
+
+
+def _items(start: int, count: int) -> list[Extracted]:
+    kinds = ("ok", "bad", "ok")
+    return [
+        Extracted(raw={"key": i, "kind": kinds[i % 3]}, cursor={"at": i + 1})
+        for i in range(start, start + count)
+    ]
+
+
+def _drive(ahead: Ahead, pages: list[list[Extracted]]) -> list[tuple[int, Any]]:
+    """What an engine sees: each record as handed on, mapped at once."""
+    out: list[tuple[int, Any]] = []
+
+    def take(item: Extracted) -> None:
+        try:
+            m = mapped(item, ahead.result(item), _map)
+        except RecordRejected as r:
+            out.append((item.cursor["at"], r.reason_code))
+        else:
+            out.append((item.cursor["at"], dict(m.canonical)))
+
+    for page in pages:
+        for item in ahead.put(page):
+            take(item)
+    for item in ahead.drain():
+        take(item)
+    return out
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_ahead_hands_on_every_record_once_in_order_with_its_own_result(workers: int) -> None:
+    pages = [_items(0, 10), _items(10, 3), _items(13, 0), _items(13, 25)]
+    mapper = PageMapper(workers, min_page=1, label="test")
+    try:
+        ahead = Ahead(mapper, _map, 4)
+        assert ahead.depth == 2
+        got = _drive(ahead, pages)
+    finally:
+        mapper.close()
+    inline = _drive(Ahead(PageMapper(0), _map, 4), pages)
+    assert got == inline
+    assert [at for at, _ in got] == list(range(1, 39))
+    # Pieces of about 4 (2 of the 10, 1 of the 3, 5 of the 25); the empty page stays inline.
+    assert mapper.pages == (0 if workers == 0 else 2 + 1 + 5)
+
+
+def test_ahead_keeps_pieces_in_the_worker_and_a_result_only_for_its_own_record() -> None:
+    mapper = PageMapper(1, min_page=1, label="test")
+    try:
+        ahead = Ahead(mapper, _map, 4)
+        handed = list(ahead.put(_items(0, 16)))  # four pieces: two are handed on, two wait
+        assert [i.cursor["at"] for i in handed] == list(range(1, 9))
+        rest = ahead.drain()
+        first = next(rest)
+        assert ahead.result(handed[0]) is None  # not the record just handed on
+        assert ahead.result(first) is None  # a result is handed out once, to one question
+        second = next(rest)
+        assert ahead.result(second) == ("ok", "9", {"n": 18})
+        third = next(rest)
+        assert ahead.result(third) == ("rejected", "schema.bad", "a bad record", "10")
+        assert len(list(rest)) == 5
+    finally:
+        mapper.close()
+
+
+@pytest.mark.parametrize(
+    ("count", "size", "lengths"),
+    [
+        pytest.param(0, 250, [0], id="empty page: one empty piece"),
+        pytest.param(250, 250, [250], id="fits"),
+        pytest.param(499, 250, [499], id="no piece under the size"),
+        pytest.param(1000, 250, [250, 250, 250, 250], id="even"),
+        pytest.param(2706, 250, [271] * 9 + [267], id="a table in one page"),
+        pytest.param(40, 7, [8, 8, 8, 8, 8], id="small pieces"),
+    ],
+)
+def test_pieces_are_even_and_keep_order(count: int, size: int, lengths: list[int]) -> None:
+    items: list[Any] = list(range(count))
+    cut = pieces(items, size)
+    assert [len(p) for p in cut] == lengths
+    assert [i for p in cut for i in p] == items
+
+
+def test_a_record_encoded_in_the_worker_is_stored_as_the_engine_would_store_it() -> None:
+    raws = [
+        json.dumps({"key": 1, "kind": "ok", "name": "王伟"}, ensure_ascii=False).encode(),
+        json.dumps({"key": 2, "kind": "ok", "note": "a\u0000b"}).encode(),  # NUL: refused
+        json.dumps({"key": 3, "kind": "bad"}).encode(),
+    ]
+    pipeline = PageMapper(1, min_page=1, label="test")
+    try:
+        results = pipeline.results(pipeline.map_page(_map_bytes, raws, encode=True))
+    finally:
+        pipeline.close()
+    assert results is not None
+    assert [r[0] for r in results] == ["encoded", "rejected", "rejected"]
+    assert results[1][1] == "encoding.nul"  # what the engine's own encoding says
+    item = Extracted(raw=raws[0], cursor={})
+    from_worker = mapped(item, results[0], _map_bytes)
+    inline = _map_bytes(item)
+    assert prepare(from_worker, raws[0], raws[0])[:4] == prepare(inline, raws[0], raws[0])[:4]
+    # Payload and canonical fields read back as the JSON the store holds; nothing leaks in repr.
+    assert dict(from_worker.payload) == inline.payload
+    assert dict(from_worker.canonical) == inline.canonical
+    assert "王伟" not in repr(from_worker.payload)
+    with pytest.raises(RecordRejected) as nul:
+        prepare(_map_bytes(Extracted(raw=raws[1], cursor={})), raws[1], raws[1])
+    assert nul.value.reason_code == "encoding.nul"

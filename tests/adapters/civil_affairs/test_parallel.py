@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from adapters.civil_affairs import create_adapter
-from adapters.civil_affairs.streams import _pieces
 from adapters.contract import Extracted, RecordRejected
 from simulators.civil_affairs import CivilAffairsSimulator
 from tests.adapters.civil_affairs.helpers import STREAMS, config_for
@@ -58,21 +55,3 @@ def test_pages_go_to_the_worker_in_pieces(sqlite_source: CivilAffairsSimulator) 
     assert piece_pages > 3 * whole_pages  # a full page of 40 goes over in 5 pieces
     assert pieces == inline
     assert whole == inline
-
-
-@pytest.mark.parametrize(
-    ("count", "size", "lengths"),
-    [
-        pytest.param(0, 250, [0], id="empty page: one empty piece"),
-        pytest.param(250, 250, [250], id="fits"),
-        pytest.param(499, 250, [499], id="no piece under the size"),
-        pytest.param(1000, 250, [250, 250, 250, 250], id="even"),
-        pytest.param(2706, 250, [271] * 9 + [267], id="a table in one page"),
-        pytest.param(40, 7, [8, 8, 8, 8, 8], id="small pieces"),
-    ],
-)
-def test_pieces_are_even_and_keep_order(count: int, size: int, lengths: list[int]) -> None:
-    items: list[Any] = list(range(count))
-    pieces = _pieces(items, size)
-    assert [len(p) for p in pieces] == lengths
-    assert [i for p in pieces for i in p] == items
