@@ -21,6 +21,7 @@ from adapters.hotline.writeback import (
     build_reply,
     send_reply,
 )
+from adapters.parallel import PageMapper
 
 __all__ = [
     "IDEMPOTENCY_HEADER",
@@ -47,7 +48,12 @@ class HotlineAdapter(Adapter):
     ) -> None:
         self.config = config
         self.client = HotlineClient(config)
-        self._streams = [WorkOrdersStream(self.client, follow=follow, should_stop=should_stop)]
+        self.mapper = PageMapper(config.map_workers, label="hotline mapping")
+        self._streams = [
+            WorkOrdersStream(
+                self.client, follow=follow, should_stop=should_stop, mapper=self.mapper
+            )
+        ]
 
     def streams(self) -> Sequence[Stream]:
         return self._streams
@@ -60,6 +66,7 @@ class HotlineAdapter(Adapter):
         return HotlineWriteback(self.config)
 
     def close(self) -> None:
+        self.mapper.close()
         self.client.close()
 
 

@@ -33,6 +33,13 @@ class HotlineConfig(BaseModel):
         ge=1,
         description="Bytes fetched per partition and request: bounds the consumer's memory.",
     )
+    map_workers: int = Field(
+        1,
+        ge=0,
+        le=16,
+        description="Processes mapping polled orders while the sync stores those before; 0 "
+        "maps inline. Polls under 200 orders (a quiet stream) are always mapped inline.",
+    )
     flush_interval_s: float = Field(
         5.0,
         gt=0,

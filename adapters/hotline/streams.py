@@ -14,6 +14,14 @@ Two ways to run it:
   whenever a poll comes back empty (or ``flush_interval_s`` has passed) so that a quiet
   stream commits what it holds instead of waiting for a full checkpoint.
 
+Mapping an order (the caller's name folded, its pinyin, the address parsed) costs more CPU
+than reading it from Kafka, and about as much as storing it: with ``map_workers`` a worker
+process maps the orders of one poll, in pieces, while this process stores the piece before
+and polls on (``parallel.Ahead``). The worker also encodes each order for the store: this
+process, which reads Kafka and writes the store, is the one that bounds the rate. Orders
+still reach the engine one by one, in offset order, stored exactly as inline mapping stores
+them; a poll too small to be worth a process (a quiet stream) is mapped inline.
+
 Each message reaches the engine as the bytes that arrived: the exchange log's digest covers
 exactly what the hotline sent, quarantine keeps a poison message byte for byte (not UTF-8,
 not JSON, not an object, wrong schema), and no JSON is re-encoded just to be hashed. Its
@@ -34,6 +42,7 @@ from adapters.contract import Extracted, Flush, Mapped, SourceUnavailable, Strea
 from adapters.hotline.client import HotlineClient
 from adapters.hotline.fastpath import map_decoded
 from adapters.hotline.mapping import map_work_order, reject_unparsed
+from adapters.parallel import Ahead, PageMapper, mapped
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +53,9 @@ StopCheck = Callable[[], bool]
 # takes (NaN, Infinity, a lone surrogate escape): such a message is quarantined as not JSON
 # instead of failing later in the schema or the store.
 _decode = msgspec.json.decode
+
+#: Orders per piece of a poll handed to the mapping worker.
+MAP_CHUNK = 500
 
 
 def _key(raw_key: bytes | None) -> str | None:
@@ -56,21 +68,57 @@ def _key(raw_key: bytes | None) -> str | None:
     return key if key.isprintable() and len(key) <= 40 else None
 
 
+def map_message(item: Extracted) -> Mapped:
+    """One message → its record, or ``RecordRejected``; module-level, so that the mapping
+    worker can run it (it travels by name)."""
+    # The message key only routes the order to a partition; the order number inside is
+    # the record's key. The Kafka key names a message that never parsed (quarantine).
+    raw = item.raw
+    if not isinstance(raw, bytes):  # a parsed order from elsewhere: the schema alone
+        return map_work_order(raw)
+    try:
+        parsed = _decode(raw)
+    # Not UTF-8, not JSON (DecodeError is a ValueError), or nested too deep.
+    except (ValueError, RecursionError):
+        raise reject_unparsed(raw, item.source_key) from None
+    if not isinstance(parsed, dict):
+        raise reject_unparsed(raw, item.source_key)
+    return map_decoded(parsed)
+
+
 class WorkOrdersStream(Stream):
     name: ClassVar[str] = "work_orders"
     primary_key: ClassVar[tuple[str, ...]] = ("order_no",)
     cursor_field: ClassVar[str | None] = "offsets"
 
     def __init__(
-        self, client: HotlineClient, *, follow: bool = False, should_stop: StopCheck | None = None
+        self,
+        client: HotlineClient,
+        *,
+        follow: bool = False,
+        should_stop: StopCheck | None = None,
+        mapper: PageMapper | None = None,
     ) -> None:
         self.client = client
         self.follow = follow
         self.should_stop: StopCheck = should_stop or (lambda: False)
+        self.mapper = mapper or PageMapper(0)
+        self.map_chunk = MAP_CHUNK
         self._final: dict[str, int] | None = None
+        self._ahead: Ahead | None = None
 
     def extract(self, cursor: Mapping[str, Any]) -> Iterator[Extracted | Flush]:
         self._final = None
+        ahead = self._ahead = Ahead(self.mapper, map_message, self.map_chunk, encode=True)
+        try:
+            yield from self._polled(cursor, ahead)
+        except SourceUnavailable:
+            # Orders polled before the failure are complete: let the engine store them.
+            yield from ahead.drain()
+            raise
+        yield from ahead.drain()
+
+    def _polled(self, cursor: Mapping[str, Any], ahead: Ahead) -> Iterator[Extracted | Flush]:
         positions = self.client.assign(cursor)
         # Partitions the cursor knows but this run does not read keep their offsets.
         offsets: dict[str, int] = {str(k): int(v) for k, v in cursor.items()}
@@ -93,9 +141,12 @@ class WorkOrdersStream(Stream):
                 raise SourceUnavailable(
                     f"hotline Kafka: poll failed: {type(exc).__name__}"
                 ) from exc
+            items = []
             for record in records:
                 offsets[str(record.partition)] = record.offset + 1
-                yield self._extracted(record.value, record.key, offsets)
+                items.append(self._extracted(record.value, record.key, offsets))
+            if items:
+                yield from ahead.put(items)
             self._final = dict(offsets)
             marks = self.client.high_watermarks()
             if records or len(marks) > len(targets):
@@ -104,6 +155,7 @@ class WorkOrdersStream(Stream):
                 now = time.monotonic()
                 if not records or now - last_flush >= self.client.config.flush_interval_s:
                     last_flush = now
+                    yield from ahead.drain()  # a flush covers every order polled before it
                     yield Flush(dict(offsets))
                 continue
             for p, mark in marks.items():
@@ -123,19 +175,8 @@ class WorkOrdersStream(Stream):
         return Extracted(raw=value or b"", cursor=dict(offsets), source_key=_key(key))
 
     def map(self, item: Extracted) -> Mapped:
-        # The message key only routes the order to a partition; the order number inside is
-        # the record's key. The Kafka key names a message that never parsed (quarantine).
-        raw = item.raw
-        if not isinstance(raw, bytes):  # a parsed order from elsewhere: the schema alone
-            return map_work_order(raw)
-        try:
-            parsed = _decode(raw)
-        # Not UTF-8, not JSON (DecodeError is a ValueError), or nested too deep.
-        except (ValueError, RecursionError):
-            raise reject_unparsed(raw, item.source_key) from None
-        if not isinstance(parsed, dict):
-            raise reject_unparsed(raw, item.source_key)
-        return map_decoded(parsed)
+        result = self._ahead.result(item) if self._ahead is not None else None
+        return mapped(item, result, map_message)
 
     def final_cursor(self) -> Mapping[str, Any] | None:
         return self._final

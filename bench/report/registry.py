@@ -266,11 +266,11 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         figures=(
             _rate(
                 "hotline Kafka ingest into SQLite",
-                r"^hotline ingest rate",
+                r"^hotline ingest rate \(",
                 "work orders/s",
                 10000,
             ),
-            Figure("hotline peak RSS", "MiB", "memory", r"^peak RSS of the sync process$", FLAT),
+            Figure("hotline peak memory", "MiB", "memory", r"^peak (RSS|memory) of the sync", FLAT),
         ),
     ),
     Benchmark(
