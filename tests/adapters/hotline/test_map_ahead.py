@@ -142,3 +142,48 @@ def test_a_flush_of_the_long_lived_consumer_covers_every_order_before_it(
 def _publish(config: HotlineConfig, orders: list[Any]) -> None:
     with HotlineFeed(config.bootstrap_servers, config.topic) as feed:
         feed.publish(orders)
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_an_outage_stores_every_order_polled_before_it(
+    broker: KafkaBroker, sqlite_url: str, workers: int
+) -> None:
+    """The orders still in the worker when the broker is gone for good are stored before the
+    sync stops: the stored offsets are exactly where polling had got to."""
+    from adapters.contract import SourceUnavailable, SyncReport
+    from canonical_model.store import make_engine, session_factory
+
+    sessions = session_factory(make_engine(sqlite_url))
+    config = fresh_config(
+        broker,
+        map_workers=workers,
+        unavailable_after_s=2.0,
+        max_poll_records=60,
+        max_partition_fetch_bytes=1,  # one small batch per fetch: the topic outlives the outage
+    )
+    orders = make_orders(1000)
+    with HotlineFeed(config.bootstrap_servers, config.topic) as feed:
+        for start in range(0, 1000, 50):
+            feed.publish(orders[start : start + 50])
+            feed.flush()
+    adapter = HotlineAdapter(config)
+    adapter.mapper.min_page = 1
+    stream = adapter.stream("work_orders")
+    stream.map_chunk = 7  # type: ignore[attr-defined]
+
+    def outage(report: SyncReport) -> None:
+        if broker.running:
+            broker.stop_broker()
+
+    try:
+        with pytest.raises(SourceUnavailable):
+            sync_stream(adapter, stream, sessions, checkpoint_every=100, progress=outage)
+    finally:
+        broker.start()
+        adapter.close()
+    polled = {p: o for p, o in (stream.final_cursor() or {}).items() if o}
+    assert {p: o for p, o in offsets(sessions).items() if o} == polled
+    stored = len(stored_keys(sessions))
+    assert 100 < stored < 1000
+    assert stored == sum(polled.values())
+    assert adapter.mapper.pages >= (1 if workers else 0)
