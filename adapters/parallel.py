@@ -84,21 +84,20 @@ def map_records(
     """
     out: list[Result] = []
     for i, raw in enumerate(raws):
+        result: Result
         try:
             m = map_fn(Extracted(raw=raw, cursor={}, source_key=keys[i] if keys else None))
             if encode:
-                payload, digest, canonical = encode_mapped(m, raw, raw_bytes(raw))
-        except RecordRejected as r:
-            out.append(("rejected", r.reason_code, r.reason, r.source_key))
-        except Exception:
-            out.append(("error",))
-        else:
-            if encode:
-                out.append(("encoded", m.source_key, payload, digest, canonical))
+                result = ("encoded", m.source_key, *encode_mapped(m, raw, raw_bytes(raw)))
             elif isinstance(raw, bytes):  # parsed by the mapper: the payload travels back too
-                out.append(("ok", m.source_key, dict(m.canonical), dict(m.payload)))
+                result = ("ok", m.source_key, dict(m.canonical), dict(m.payload))
             else:
-                out.append(("ok", m.source_key, dict(m.canonical)))
+                result = ("ok", m.source_key, dict(m.canonical))
+        except RecordRejected as r:
+            result = ("rejected", r.reason_code, r.reason, r.source_key)
+        except Exception:
+            result = ("error",)
+        out.append(result)
     return out
 
 
