@@ -11,6 +11,7 @@ cannot-link, so no run joins them again on its own.
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import Any
 
@@ -38,7 +39,7 @@ from resolution.engine import resolve
 from resolution.profile import Profile
 from resolution.state import active_model, load_constraints
 from resolution.store_golden import GOLDEN_COLUMNS, refresh_persons
-from resolution.store_index import freeze_terms
+from resolution.store_index import freeze_terms, raw_rows
 from resolution.store_read import read_table
 
 __all__ = [
@@ -61,86 +62,86 @@ def find_person(session: Session, uid: str) -> Person:
     return person
 
 
+def _column(session: Session, sql: str, *params: Any) -> list[Any]:
+    return [row[0] for row in raw_rows(session, sql, params)]
+
+
 def _records(session: Session, person_id: int) -> list[int]:
-    return list(
-        session.scalars(
-            select(SourceRecord.id)
-            .where(SourceRecord.person_id == person_id)
-            .order_by(SourceRecord.id)
-        )
+    return _column(
+        session, "SELECT id FROM source_record WHERE person_id = ? ORDER BY id", person_id
     )
 
 
 def _anchor(session: Session, person_id: int) -> int | None:
     """The person's first indexed record: one end of every constraint about the person."""
-    return session.scalar(
-        select(SourceRecord.id)
-        .join(ResolutionEntry, ResolutionEntry.source_record_id == SourceRecord.id)
-        .where(SourceRecord.person_id == person_id)
-        .order_by(SourceRecord.id)
-        .limit(1)
+    first = _column(
+        session,
+        "SELECT s.id FROM source_record s JOIN resolution_entry e ON e.source_record_id = s.id "
+        "WHERE s.person_id = ? ORDER BY s.id LIMIT 1",
+        person_id,
     )
-
-
-def _valid_ids(session: Session, person_id: int, position: int) -> set[str]:
-    rows = session.scalars(
-        select(ResolutionEntry.features)
-        .join(SourceRecord, SourceRecord.id == ResolutionEntry.source_record_id)
-        .where(SourceRecord.person_id == person_id)
-    )
-    return {str(f[position]) for f in rows if f[position] is not None}
+    return first[0] if first else None
 
 
 def _refusal(session: Session, profile: Profile, a: int, b: int) -> str | None:
-    """Why an automatic merge of ``a`` and ``b`` must not happen, if it must not."""
+    """Why an automatic merge of ``a`` and ``b`` must not happen, if it must not.
+
+    Two statements straight at the driver, whatever the store holds: a placement that
+    bridges two persons runs this inside its own latency, so the clerks' constraints are
+    asked about these two persons' records only, never loaded whole."""
     names = [f.name for f in profile.features]
+    rows = raw_rows(
+        session,
+        "SELECT s.person_id, e.features FROM source_record s "
+        "JOIN resolution_entry e ON e.source_record_id = s.id WHERE s.person_id IN (?, ?)",
+        [a, b],
+    )
+    held = [(int(p), json.loads(f) if isinstance(f, str) else f) for p, f in rows]
     for feature in profile.conflict_features:
         k = names.index(feature)
-        ids_a, ids_b = _valid_ids(session, a, k), _valid_ids(session, b, k)
-        if ids_a and ids_b and ids_a != ids_b:
+        ids: dict[int, set[str]] = {a: set(), b: set()}
+        for person, features in held:
+            if features[k] is not None:
+                ids[person].add(str(features[k]))
+        if ids[a] and ids[b] and ids[a] != ids[b]:
             return "conflicting_ids"
-    ra, rb = set(_records(session, a)), set(_records(session, b))
-    for left, right in load_constraints(session).cannot:
-        if (left in ra and right in rb) or (left in rb and right in ra):
-            return "rejected_by_reviewer"
-    return None
+    # each constraint once, from its left record: both directions are in the IN lists
+    rejected = raw_rows(
+        session,
+        "SELECT 1 FROM source_record l "
+        "JOIN resolution_constraint c ON c.left_record_id = l.id "
+        "JOIN source_record r ON r.id = c.right_record_id "
+        "WHERE l.person_id IN (?, ?) AND r.person_id IN (?, ?) AND l.person_id <> r.person_id "
+        "AND c.active = ? AND c.kind = ? LIMIT 1",
+        [a, b, a, b, True, ConstraintKind.CANNOT_LINK.value],
+    )
+    return "rejected_by_reviewer" if rejected else None
 
 
 def _snapshot(session: Session, person: Person) -> dict[str, Any]:
+    """What a merge moves away from ``person``, for an unmerge to put back (read straight
+    at the driver, like the rest of what an automatic merge inside a placement reads)."""
     pid = person.id
     golden = {f: getattr(person, f) for f in GOLDEN_COLUMNS}
     golden["birth_date"] = golden["birth_date"].isoformat() if golden["birth_date"] else None
     golden["status"] = str(golden["status"])
     golden["gender"] = str(golden["gender"])
+
+    def rows(sql: str) -> list[list[Any]]:
+        return [list(row) for row in raw_rows(session, sql, [pid])]
+
     return {
         "person": golden,
         "records": _records(session, pid),
-        "identifiers": [
-            [k, v, r]
-            for k, v, r in session.execute(
-                select(
-                    PersonIdentifier.kind, PersonIdentifier.value, PersonIdentifier.source_record_id
-                ).where(PersonIdentifier.person_id == pid)
-            )
-        ],
-        "households": [
-            [h, rel]
-            for h, rel in session.execute(
-                select(HouseholdMember.household_id, HouseholdMember.relation).where(
-                    HouseholdMember.person_id == pid
-                )
-            )
-        ],
-        "lineage": [
-            [f, r, rule]
-            for f, r, rule in session.execute(
-                select(
-                    PersonFieldLineage.field,
-                    PersonFieldLineage.source_record_id,
-                    PersonFieldLineage.rule,
-                ).where(PersonFieldLineage.person_id == pid)
-            )
-        ],
+        "identifiers": rows(
+            "SELECT kind, value, source_record_id FROM person_identifier WHERE person_id = ?"
+        ),
+        "households": rows(
+            "SELECT household_id, relation FROM household_member WHERE person_id = ?"
+        ),
+        "lineage": rows(
+            "SELECT field, source_record_id, rule FROM person_field_lineage WHERE person_id = ?"
+        ),
     }
 
 
@@ -154,9 +155,12 @@ def merge_persons(
     reason: str | None = None,
     automatic: bool = False,
     review_id: int | None = None,
+    refresh: bool = True,
 ) -> PersonMergeLog:
     """Merge ``absorbed`` into ``survivor``; an automatic merge refuses what a clerk or a
-    valid ID forbids, a manual one is the clerk's call and leaves must-links behind."""
+    valid ID forbids, a manual one is the clerk's call and leaves must-links behind.
+    ``refresh=False`` leaves the survivor's golden record to the caller: a placement
+    refreshes every person it touched once, after all its merges."""
     from resolution.store import follow_person
 
     if absorbed.id == survivor.id:
@@ -201,7 +205,8 @@ def merge_persons(
         )
         for rid in sorted(indexed):
             session.add(_constraint(ConstraintKind.MUST_LINK, rid, anchor, "merge", actor, log.id))
-    refresh_persons(session, [survivor.id])
+    if refresh:
+        refresh_persons(session, [survivor.id])
     return log
 
 

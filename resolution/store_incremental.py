@@ -184,7 +184,10 @@ def place_record(
     *,
     automatic_merges: bool = True,
 ) -> Placement:
-    """Link one indexed record to a person: the core of every incremental run."""
+    """Link one indexed record to a person: the core of every incremental run.
+
+    The caller refreshes the golden records of ``touched`` (once, after the placement:
+    the persons an automatic merge absorbed into the target are not refreshed here)."""
     profile = index.profile
     old = record.person_id
     tied = _must_partner(session, record.id) if old is not None else None
@@ -257,6 +260,7 @@ def _auto_merge(session: Session, profile: Profile, other: int, target: int) -> 
             actor=AUTOMATIC_ACTOR,
             automatic=True,
             reason="a new record matches both",
+            refresh=False,  # the survivor is in the placement's ``touched``
         )
     except MergeError:
         return set()
