@@ -14,12 +14,21 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.canonical import person_fields
 from bench.resolution.metrics import pairs_from_labels, score
-from canonical_model import Person, SourceRecord, SourceRecordHistory, utcnow
-from canonical_model.resolution_state import ResolutionEntry
+from canonical_model import (
+    Event,
+    Person,
+    PersonStatus,
+    SourceRecord,
+    SourceRecordHistory,
+    utcnow,
+)
+from canonical_model.resolution_state import PersonMergeLog, ResolutionEntry
 from canonical_model.store import make_engine, session_factory, transaction, upgrade
 from resolution.store import resolve_store
 from resolution.store_incremental import resolve_incremental
 from tests.resolution.store.district import (
+    CASE,
+    T0,
     add_crafted,
     crafted,
     load_district,
@@ -160,6 +169,47 @@ def test_a_changed_record_is_reindexed_and_the_golden_record_follows(
         assert entry is not None
         assert entry.version == 2
     assert resolve_incremental(resolved)["records"] == 0  # the watermark moved on
+
+
+def test_a_person_whose_last_record_moves_is_absorbed(resolved: sessionmaker[Session]) -> None:
+    """The clinic's stranger typing K's ID is corrected to K himself: the record joins K,
+    and the person it leaves behind, now without records, is merged into K's (its event
+    follows), never left as an empty person."""
+    with transaction(resolved) as s:
+        stranger, k = person_of(s, "health", "K-PT"), person_of(s, "hukou", "K-HK")
+        assert stranger != k
+        event = Event(
+            type="health.discharge",
+            occurred_at=T0,
+            person_id=stranger,
+            source="health",
+            source_ref="E-K",
+        )
+        s.add(event)
+        s.flush()
+        event_id = event.id
+        _new_version(
+            s,
+            "K-PT",
+            name="诸葛明远",
+            id_number=CASE.id_k,
+            gender="男",
+            address="浙江省杭州市西湖区学院路28号1幢1单元201室",
+        )
+    summary = resolve_incremental(resolved)
+    assert summary["match"] == 1
+    with resolved() as s:
+        assert person_of(s, "health", "K-PT") == k
+        left = s.get(Person, stranger)
+        assert left is not None
+        assert (left.status, left.merged_into_id) == (PersonStatus.MERGED, k)
+        moved = s.get(Event, event_id)
+        assert moved is not None
+        assert moved.person_id == k
+        reasons = s.scalars(
+            select(PersonMergeLog.reason).where(PersonMergeLog.from_person_id == stranger)
+        ).all()
+        assert reasons == ["its last record moved"]
 
 
 def test_records_about_a_record_follow_its_person(resolved: sessionmaker[Session]) -> None:
