@@ -110,7 +110,7 @@ def _settings() -> tuple[Any, list[Any]]:
     )
     rules: list[Any] = [
         block_on("id"),
-        block_on("id_tail"),
+        block_on("id_tail", "surname_pinyin"),
         block_on("id_head", "name_pinyin"),
         block_on("birth_date", "surname_pinyin"),
         block_on("phone"),

@@ -46,6 +46,7 @@ COLLIDE = rid("110105", "19900101", 22)
 WANG_A, WANG_B = rid("110105", "19800101", 31), rid("110105", "19820505", 35)
 CHEN_1, CHEN_2 = rid("110105", "19770909", 41), rid("110105", "19770909", 43)
 SUN = rid("110105", "19880214", 52)
+ZHOU = rid("110105", "19591123", 61)
 BUILDING = "北京市东城区和平里东街100号3幢"
 
 CASES = [
@@ -78,6 +79,15 @@ CASES = [
         [
             {"name": "孙丽", "id_number": SUN, "phone": "17000007777", "birth_date": "1988-02-14"},
             {"name": "孙丽", "id_number": swap(SUN, 14), "phone": "17000007777"},
+        ],
+        same=[(0, 1)],
+    ),
+    Case(
+        # only the ID's tail (with the surname) is shared: the [id_tail, surname] block
+        "a mistyped region digit, same name and gender, nothing else",
+        [
+            {"name": "周敏", "id_number": ZHOU, "gender": "女"},
+            {"name": "周敏", "id_number": "110150" + ZHOU[6:], "gender": "女"},
         ],
         same=[(0, 1)],
     ),
