@@ -186,8 +186,8 @@ def place_record(
 ) -> Placement:
     """Link one indexed record to a person: the core of every incremental run.
 
-    The caller refreshes the golden records of ``touched`` (once, after the placement:
-    the persons an automatic merge absorbed into the target are not refreshed here)."""
+    The caller refreshes the golden records of ``touched`` once, after the placement: an
+    automatic merge inside it leaves the survivor's refresh to that call."""
     profile = index.profile
     old = record.person_id
     tied = _must_partner(session, record.id) if old is not None else None
