@@ -10,6 +10,7 @@ key (kind, account, day) so a re-loaded file overwrites instead of duplicating.
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from adapters.canonical import person_fields
 from adapters.contract import Extracted, Mapped, RecordRejected
-from adapters.utility.parsing import Good
+from adapters.utility.parsing import Good, split_holding
 from canonical_model import SourceRecord
 from canonical_model.utility import UtilityReading
 from canonical_model.values import InvalidValue, parse_address
@@ -34,8 +35,9 @@ __all__ = [
     "upsert_readings",
 ]
 
-#: (holder, phone, address, meter_no) as stored, and the stored canonical address.
-StoredAccount = tuple[tuple[str | None, ...], str | None]
+#: The holding as stored (``parsing.Good``'s last field, built from the stored payload), and
+#: the stored canonical address.
+StoredAccount = tuple[str, str | None]
 _KEY_CHUNK = 400
 
 
@@ -45,13 +47,14 @@ def account_key(kind: str, account: str) -> str:
 
 def account_payload(kind: str, row: Good) -> dict[str, Any]:
     """What the company says about the account: the source record's payload."""
+    holder, phone, address, meter_no = split_holding(row[4])
     return {
         "kind": kind,
-        "account": row[1],
-        "holder": row[2],
-        "phone": row[3],
-        "address": row[4],
-        "meter_no": row[5],
+        "account": row[0],
+        "holder": holder,
+        "phone": phone,
+        "address": address,
+        "meter_no": meter_no,
     }
 
 
@@ -99,9 +102,9 @@ _FIELDS = ("holder", "phone", "address", "meter_no")
 def _lookup_sql(dialect: str, paramstyle: str, n: int) -> str:
     if dialect == "postgresql":
         columns = [f"payload->>'{f}'" for f in _FIELDS] + ["canonical->>'address'"]
-    else:
-        columns = [f"json_extract(payload, '$.{f}')" for f in _FIELDS]
-        columns.append("json_extract(canonical, '$.address')")
+    else:  # one call, one JSON array: half the cost of one json_extract per field
+        paths = ", ".join(f"'$.{f}'" for f in _FIELDS)
+        columns = [f"json_extract(payload, {paths})", "json_extract(canonical, '$.address')"]
     mark = "?" if paramstyle == "qmark" else "%s"
     return (
         f"SELECT source_key, {', '.join(columns)} FROM {SourceRecord.__tablename__} "
@@ -110,8 +113,9 @@ def _lookup_sql(dialect: str, paramstyle: str, n: int) -> str:
 
 
 def stored_accounts(session: Session, keys: Iterable[str]) -> dict[str, StoredAccount]:
-    """The stored payload fields and canonical address of these accounts: equal fields
-    mean an equal payload (the key fixes kind and account), so no hash is needed.
+    """The stored holding and canonical address of these accounts: an equal holding means
+    an equal payload (the key fixes kind and account), so no hash is needed. A phone stored
+    as null joins as "", as a row without one does.
 
     Plain driver SQL: rendering an expanding IN through the ORM costs more per key than
     the lookup itself, and this runs for every account of a day's first file.
@@ -125,8 +129,10 @@ def stored_accounts(session: Session, keys: Iterable[str]) -> dict[str, StoredAc
         for i in range(0, len(wanted), _KEY_CHUNK):
             chunk = wanted[i : i + _KEY_CHUNK]
             cursor.execute(_lookup_sql(dialect, style, len(chunk)), ("utility", "accounts", *chunk))
-            for key, holder, phone, address, meter, canonical_address in cursor.fetchall():
-                found[key] = ((holder, phone, address, meter), canonical_address)
+            for key, *fields, canonical_address in cursor.fetchall():
+                if len(fields) == 1:  # SQLite: the fields as one JSON array
+                    fields = json.loads(fields[0])
+                found[key] = ("\0".join([f or "" for f in fields]), canonical_address)
     finally:
         cursor.close()
     return found

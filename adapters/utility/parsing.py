@@ -33,7 +33,7 @@ from typing import IO, Any
 
 from lxml import etree
 
-__all__ = ["FIELDS", "FileRejected", "Good", "Problem", "Spool", "parse_file"]
+__all__ = ["FIELDS", "FileRejected", "Good", "Problem", "Spool", "parse_file", "split_holding"]
 
 FIELDS = ("account", "holder", "phone", "address", "meter_no", "reading_date", "usage",
           "meter_reading")  # fmt: skip
@@ -53,8 +53,12 @@ _REQUIRED = ("account", "reading_date", "usage")
 #: libxml2 error code → its name (ERR_TAG_NAME_MISMATCH …): a reason that quotes nothing.
 _XML_ERRORS = {v: k for k, v in vars(etree.ErrorTypes).items() if isinstance(v, int)}
 
-#: (row, account, holder, phone, address, meter_no, reading_date ISO, usage, meter reading)
-Good = tuple[int, str, str, str | None, str, str, str, float, float | None]
+#: (account, reading_date ISO, usage, meter reading, holding). The holding is what the row
+#: says about the account — holder, phone, address, meter number — joined by NUL, which no
+#: good row holds (a field with U+0000 makes its row a problem): one string instead of four,
+#: so the loader, which only compares it with the last one seen, unmarshals and compares one
+#: object per row instead of four (``split_holding`` gives the fields back).
+Good = tuple[str, str, float, float | None, str]
 #: (row, reason code, reason, the row's fields as read)
 Problem = tuple[int, str, str, dict[str, str]]
 
@@ -151,7 +155,13 @@ _NUL_REASON = "a field holds a NUL character (U+0000), which the store cannot ho
 #: daily file is one day, so that is the readings' unique index order (kind, day, account)
 #: and their insert appends to the index. A plain string key sorts four times faster than
 #: a (day, account) tuple would; a chunk of several days is still in order within each day.
-_INDEX_ORDER = operator.itemgetter(1)
+_INDEX_ORDER = operator.itemgetter(0)
+
+
+def split_holding(holding: str) -> tuple[str, str | None, str, str]:
+    """(holder, phone or None, address, meter number) of a good row's holding."""
+    holder, phone, address, meter_no = holding.split("\0")
+    return holder, phone or None, address, meter_no
 
 
 def _csv_rows(reader: _HashingReader, encoding: str) -> Iterator[Raw]:
@@ -255,7 +265,7 @@ def _convert(number: int, f: Raw, dates: dict[str, str]) -> Good:
         raise _BadRow(
             "reading.quantity", f"row {number}: usage or meter reading is not a number ≥ 0"
         )
-    return number, account, f[1], f[2] or None, f[3], f[4], day, usage, meter
+    return account, day, usage, meter, f"{f[1]}\0{f[2]}\0{f[3]}\0{f[4]}"
 
 
 def _spool_rows(source: Iterator[Raw], spool: Spool, chunk: int, reader: _HashingReader) -> int:

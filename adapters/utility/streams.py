@@ -54,7 +54,7 @@ from adapters.utility.mapping import (
     stored_accounts,
     upsert_readings,
 )
-from adapters.utility.parsing import FileRejected, Good, Spool
+from adapters.utility.parsing import FileRejected, Good, Spool, split_holding
 
 __all__ = ["AccountsStream"]
 
@@ -97,8 +97,8 @@ class AccountsStream(Stream):
         self.inbox = inbox
         self.config = config
         self.ahead = ParseAhead(config.parse_workers > 0)
-        # kind → account → ((holder, phone, address, meter_no), normalized address), this run
-        self._known: dict[str, dict[str, tuple[tuple[str | None, ...], str | None]]] = {}
+        # kind → account → (holding, normalized address), as seen this run
+        self._known: dict[str, dict[str, StoredAccount]] = {}
         self._chunk: _Chunk | None = None
         self._stored: dict[str, StoredAccount] = {}
         self._uncommitted = 0  # records handed to the engine since its last commit
@@ -120,15 +120,15 @@ class AccountsStream(Stream):
         if len(known) + len(chunk.waiting) > self.config.account_cache:
             known.clear()  # bounded memory: later files look their accounts up again
         for row in chunk.waiting:
-            fields = row[2:6]
-            stored = self._stored.get(f"{kind}:{row[1]}")
-            if stored is not None and stored[0] == fields:
+            holding = row[4]
+            stored = self._stored.get(f"{kind}:{row[0]}")
+            if stored is not None and stored[0] == holding:
                 address = stored[1]
             else:
-                address = normalized_address(row[4])
+                address = normalized_address(split_holding(holding)[2])
             if self.config.account_cache:
-                known[row[1]] = (fields, address)
-            rows.append((kind, row[1], row[6], row[7], row[8], address, file))
+                known[row[0]] = (holding, address)
+            rows.append((kind, row[0], row[1], row[2], row[3], address, file))
         if chunk.waiting:  # two sorted runs to merge; ``ready`` alone is in order already
             rows.sort(key=_index_order)  # index order: appends to the index, no page splits
         upsert_readings(session, rows)
@@ -273,12 +273,12 @@ class AccountsStream(Stream):
             known = self._known.get(kind, {})
             ready, waiting, file = chunk.ready.append, chunk.waiting, manifest.file
             for row in good:
-                seen = known.get(row[1])
-                if seen is not None and seen[0] == row[2:6]:
-                    ready((kind, row[1], row[6], row[7], row[8], seen[1], file))
+                seen = known.get(row[0])
+                if seen is not None and seen[0] == row[4]:
+                    ready((kind, row[0], row[1], row[2], row[3], seen[1], file))
                 else:
                     waiting.append(row)
-            chunk.candidates = {f"{kind}:{row[1]}": row for row in waiting}
+            chunk.candidates = {f"{kind}:{row[0]}": row for row in waiting}
             self._chunk = chunk
             # The file's last checkpoint when no candidate can turn into a record after it:
             # it commits the readings and the cursor naming the file in one transaction.
@@ -289,7 +289,7 @@ class AccountsStream(Stream):
                 return True
             for key, row in chunk.candidates.items():
                 stored = self._stored.get(key)
-                if stored is None or stored[0] != (row[2], row[3], row[4], row[5]):
+                if stored is None or stored[0] != row[4]:
                     yield self._record(account_payload(kind, row), position, key)
             self._stored = {}
         return False

@@ -105,6 +105,46 @@ def test_a_changed_holder_updates_the_account(
     )
 
 
+def test_a_holding_changed_between_two_days_of_one_run_reaches_the_account_and_the_reading(
+    cfg: UtilityConfig, drop: UtilityDrop, sessions: sessionmaker[Session]
+) -> None:
+    """The second day's file is compared with the first day's rows, not with the store (the
+    run has seen the account already): a phone cleared and an address moved must still
+    make a new version, and that day's reading carries the new address."""
+    day1 = drop.as_of - timedelta(days=1)
+    drop.write_day(day1, kinds=["water"])
+    (second,) = drop.write_day(drop.as_of, kinds=["water"])
+    rows = csv_file(second)
+    row = next(r for r in rows if r[2])  # an account with a phone
+    row[2] = ""
+    row[3] = "西湖区文三路１２号3幢2单元101室"  # full-width digits: normalized on the way
+    redo(second, rows)
+    report, stats = sync(cfg, sessions)
+    assert stats["files"] == 2
+    assert (report.inserted, report.updated) == (len(rows), 1)
+    with sessions() as s:
+        record = s.scalars(
+            select(SourceRecord).where(SourceRecord.source_key == f"water:{row[0]}")
+        ).one()
+    assert (record.version, record.payload["phone"], record.payload["address"]) == (
+        2,
+        None,
+        row[3],
+    )
+    stored = readings(sessions)
+    new_address = stored[("water", row[0], drop.as_of.isoformat())][2]
+    assert new_address == record.canonical["address"] == "西湖区文三路12号3栋2单元101室"
+    assert stored[("water", row[0], day1.isoformat())][2] != new_address
+    # A next day with the same holdings, in a new run, is compared with the store: no change.
+    day3 = drop.as_of + timedelta(days=1)
+    for r in rows:
+        r[5] = day3.strftime("%Y%m%d") if r[5].isdigit() else day3.isoformat()
+    redo(cfg.inbox / f"water_{day3:%Y%m%d}.csv", rows)
+    report, stats = sync(cfg, sessions)
+    assert (report.received, stats["readings"]) == (0, len(rows))
+    assert readings(sessions)[("water", row[0], day3.isoformat())][2] == new_address
+
+
 def redo(
     path: Path,
     rows: list[list[str]],
