@@ -124,13 +124,14 @@ def stored_accounts(session: Session, keys: Iterable[str]) -> dict[str, StoredAc
     wanted = list(keys)
     connection = session.connection()
     dialect, style = connection.dialect.name, connection.dialect.paramstyle
+    packed = dialect != "postgresql"  # the fields come as one JSON array (``_lookup_sql``)
     cursor = connection.connection.cursor()  # the driver's own: no per-row result objects
     try:
         for i in range(0, len(wanted), _KEY_CHUNK):
             chunk = wanted[i : i + _KEY_CHUNK]
             cursor.execute(_lookup_sql(dialect, style, len(chunk)), ("utility", "accounts", *chunk))
             for key, *fields, canonical_address in cursor.fetchall():
-                if len(fields) == 1:  # SQLite: the fields as one JSON array
+                if packed:
                     fields = json.loads(fields[0])
                 found[key] = ("\0".join([f or "" for f in fields]), canonical_address)
     finally:
