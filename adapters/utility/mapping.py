@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from adapters.canonical import person_fields
 from adapters.contract import Extracted, Mapped, RecordRejected
-from adapters.utility.parsing import Good, split_holding
+from adapters.utility.parsing import Good, join_holding, split_holding
 from canonical_model import SourceRecord
 from canonical_model.utility import UtilityReading
 from canonical_model.values import InvalidValue, parse_address
@@ -114,8 +114,7 @@ def _lookup_sql(dialect: str, paramstyle: str, n: int) -> str:
 
 def stored_accounts(session: Session, keys: Iterable[str]) -> dict[str, StoredAccount]:
     """The stored holding and canonical address of these accounts: an equal holding means
-    an equal payload (the key fixes kind and account), so no hash is needed. A phone stored
-    as null joins as "", as a row without one does.
+    an equal payload (the key fixes kind and account), so no hash is needed.
 
     Plain driver SQL: rendering an expanding IN through the ORM costs more per key than
     the lookup itself, and this runs for every account of a day's first file.
@@ -133,7 +132,7 @@ def stored_accounts(session: Session, keys: Iterable[str]) -> dict[str, StoredAc
             for key, *fields, canonical_address in cursor.fetchall():
                 if packed:
                     fields = json.loads(fields[0])
-                found[key] = ("\0".join([f or "" for f in fields]), canonical_address)
+                found[key] = (join_holding(fields), canonical_address)
     finally:
         cursor.close()
     return found

@@ -26,14 +26,23 @@ import io
 import marshal
 import operator
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import IO, Any
 
 from lxml import etree
 
-__all__ = ["FIELDS", "FileRejected", "Good", "Problem", "Spool", "parse_file", "split_holding"]
+__all__ = [
+    "FIELDS",
+    "FileRejected",
+    "Good",
+    "Problem",
+    "Spool",
+    "join_holding",
+    "parse_file",
+    "split_holding",
+]
 
 FIELDS = ("account", "holder", "phone", "address", "meter_no", "reading_date", "usage",
           "meter_reading")  # fmt: skip
@@ -162,6 +171,12 @@ def split_holding(holding: str) -> tuple[str, str | None, str, str]:
     """(holder, phone or None, address, meter number) of a good row's holding."""
     holder, phone, address, meter_no = holding.split("\0")
     return holder, phone or None, address, meter_no
+
+
+def join_holding(fields: Iterable[str | None]) -> str:
+    """The holding of (holder, phone, address, meter number) as stored: None joins as "",
+    as a row without the value does. ``_convert`` builds the same string inline (per row)."""
+    return "\0".join([f or "" for f in fields])
 
 
 def _csv_rows(reader: _HashingReader, encoding: str) -> Iterator[Raw]:
