@@ -80,7 +80,7 @@ def map_records(
     without their cursor, which no mapper needs, and with the source keys the stream found
     outside the record (``keys``; a Kafka message's key names a message that never parsed).
     With ``encode`` each record is also encoded for the store here, so the sync process
-    does not: worth it where that process, not the worker, bounds the rate (the hotline's).
+    does not: worth it where that process, not the worker, bounds the rate (the hotline's, 民政's).
     """
     out: list[Result] = []
     for i, raw in enumerate(raws):

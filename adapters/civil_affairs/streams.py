@@ -23,8 +23,11 @@ Why this shape:
   next piece of a page (``MAP_CHUNK`` records) while the engine stores this one, and ``map``
   hands over the worker's result for exactly the record just yielded. Pieces, because a
   table often fits in one page: handed over whole, the engine would wait for all of it to
-  be mapped and the two processes would take turns. Records still reach the engine one by
-  one, in keyset order.
+  be mapped and the two processes would take turns — and a piece goes to the worker as
+  soon as its rows are decoded, not after the whole page. The worker also encodes each
+  record for the store (payload and canonical JSON, content hash), which the sync process
+  would otherwise do: with it the two processes' shares are about even. Records still
+  reach the engine one by one, in keyset order.
 """
 
 from __future__ import annotations
@@ -128,10 +131,10 @@ class CivilAffairsStream(Stream):
 
     # -- extraction ------------------------------------------------------------------
     def extract(self, cursor: Mapping[str, Any]) -> Iterator[Extracted]:
-        """Records after ``cursor``; pieces of pages are mapped in workers while the piece
-        before them is stored (``parallel.Ahead``), so the worker stays busy while this
-        process fetches the next page."""
-        ahead = self._ahead = Ahead(self.mapper, self._mapper, self.map_chunk)
+        """Records after ``cursor``; pieces of pages are mapped (and encoded for the store)
+        in workers while the piece before them is stored (``parallel.Ahead``), so the worker
+        stays busy while this process reads on."""
+        ahead = self._ahead = Ahead(self.mapper, self._mapper, self.map_chunk, encode=True)
         try:
             for items in self._pages(cursor):
                 yield from ahead.put(items)
@@ -142,7 +145,9 @@ class CivilAffairsStream(Stream):
         yield from ahead.drain()
 
     def _pages(self, cursor: Mapping[str, Any]) -> Iterator[list[Extracted]]:
-        """The keyset pages, rows decoded, each row with the cursor just after it."""
+        """The keyset pages, rows decoded, each row with the cursor just after it — handed
+        on ``map_chunk`` rows at a time, so the worker maps the first piece while the rest
+        of the page is decoded (a whole table often fits in one page)."""
         cfg = self.client.config
         null_id = int(cursor.get("null_id", 0))
         stamp = datetime.fromisoformat(cursor["updated_at"]) if cursor.get("updated_at") else None
@@ -151,6 +156,7 @@ class CivilAffairsStream(Stream):
 
         dialect = self.client.dialect()
         table, size = self.table, cfg.page_size
+        piece = max(1, self.map_chunk)
         unstamped = dialect.limit(
             f"SELECT {self._select} FROM {table} WHERE updated_at IS NULL AND id > ? ORDER BY id",
             size,
@@ -162,6 +168,9 @@ class CivilAffairsStream(Stream):
                 null_id = int(row[0])
                 position = {**position, "null_id": null_id}
                 items.append(self._extracted(row, position))
+                if len(items) == piece:
+                    yield items
+                    items = []
             yield items
             if len(page.rows) < size:
                 break
@@ -194,6 +203,9 @@ class CivilAffairsStream(Stream):
                 after = (moment, int(row[0]))
                 position = {"null_id": null_id, "updated_at": moment.isoformat(), "id": after[1]}
                 items.append(self._extracted(row, position))
+                if len(items) == piece:
+                    yield items
+                    items = []
             yield items
             if len(page.rows) < size:
                 return

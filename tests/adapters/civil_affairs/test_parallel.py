@@ -1,4 +1,6 @@
-"""Mapping one page ahead in a worker gives the engine exactly what inline mapping gives."""
+"""Mapping one page ahead in a worker gives the engine exactly what inline mapping gives:
+the same source keys, payload and canonical texts and content hashes (the worker encodes
+them for the store), and the same rejections."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ from typing import Any
 
 from adapters.civil_affairs import create_adapter
 from adapters.contract import Extracted, RecordRejected
+from adapters.engine.encoding import prepare, raw_bytes
 from simulators.civil_affairs import CivilAffairsSimulator
 from tests.adapters.civil_affairs.helpers import STREAMS, config_for
 
@@ -27,7 +30,8 @@ def _outcomes(sim: CivilAffairsSimulator, workers: int, chunk: int = 250) -> tup
                 except RecordRejected as r:
                     out.append((name, item.cursor, "rejected", r.reason_code, r.source_key))
                 else:
-                    out.append((name, item.cursor, m.source_key, m.payload, m.canonical))
+                    stored = prepare(m, item.raw, raw_bytes(item.raw))[:4]  # key, texts, hash
+                    out.append((name, item.cursor, *stored, dict(m.payload), dict(m.canonical)))
         pages: int = adapter.mapper.pages  # type: ignore[attr-defined]
     finally:
         adapter.close()
