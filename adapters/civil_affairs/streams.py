@@ -147,7 +147,9 @@ class CivilAffairsStream(Stream):
     def _pages(self, cursor: Mapping[str, Any]) -> Iterator[list[Extracted]]:
         """The keyset pages, rows decoded, each row with the cursor just after it — handed
         on ``map_chunk`` rows at a time, so the worker maps the first piece while the rest
-        of the page is decoded (a whole table often fits in one page)."""
+        of the page is decoded (a whole table often fits in one page). The last piece of a
+        page takes the remainder (as ``parallel.pieces`` cuts): a small one would be mapped
+        here, inline, while the worker idles."""
         cfg = self.client.config
         null_id = int(cursor.get("null_id", 0))
         stamp = datetime.fromisoformat(cursor["updated_at"]) if cursor.get("updated_at") else None
@@ -164,11 +166,12 @@ class CivilAffairsStream(Stream):
         while True:
             page = self._fetch(unstamped, [null_id])
             items = []
-            for row in page.rows:
+            last = len(page.rows) - 1
+            for i, row in enumerate(page.rows):
                 null_id = int(row[0])
                 position = {**position, "null_id": null_id}
                 items.append(self._extracted(row, position))
-                if len(items) == piece:
+                if len(items) >= piece and last - i >= piece:  # no small piece at the end
                     yield items
                     items = []
             yield items
@@ -198,12 +201,13 @@ class CivilAffairsStream(Stream):
                 dialect.limit(f"SELECT {self._select} FROM {table} WHERE {sql}", size), params
             )
             items = []
-            for row in page.rows:
+            last = len(page.rows) - 1
+            for i, row in enumerate(page.rows):
                 moment = _as_datetime(row[-1], table, f"row id {row[0]}")
                 after = (moment, int(row[0]))
                 position = {"null_id": null_id, "updated_at": moment.isoformat(), "id": after[1]}
                 items.append(self._extracted(row, position))
-                if len(items) == piece:
+                if len(items) >= piece and last - i >= piece:
                     yield items
                     items = []
             yield items

@@ -59,3 +59,35 @@ def test_pages_go_to_the_worker_in_pieces(sqlite_source: CivilAffairsSimulator) 
     assert piece_pages > 3 * whole_pages  # a full page of 40 goes over in 5 pieces
     assert pieces == inline
     assert whole == inline
+
+
+def test_a_page_goes_over_piece_by_piece_with_no_small_remainder(
+    sqlite_source: CivilAffairsSimulator,
+) -> None:
+    """Pieces of ``map_chunk`` rows as they are decoded, the last of a page taking the
+    remainder: a page of 16 in pieces of 5 goes over as 5, 5, 6 — never a piece of 1 that
+    would be mapped inline while the worker idles."""
+    for n in range(21):  # never stamped: read first, by id, in pages of their own (16 + 5)
+        sqlite_source.insert_row(
+            "dibao", case_no=f"MZLEGACY{n:04d}", name="赵建国", id_number="330106194501011234",
+            gender="1", status="在册", updated_at=None,
+        )  # fmt: skip
+    adapter = create_adapter(config_for(sqlite_source, page_size=16, map_workers=1))
+    sizes: list[int] = []
+    handed = adapter.mapper.map_page  # type: ignore[attr-defined]
+
+    def counted(map_fn: Any, raws: Any, *args: Any) -> Any:
+        sizes.append(len(raws))
+        return handed(map_fn, raws, *args)
+
+    adapter.mapper.map_page = counted  # type: ignore[attr-defined]
+    stream = adapter.stream("dibao")
+    stream.map_chunk = 5  # type: ignore[attr-defined]
+    try:
+        total = sum(1 for _ in stream.extract({}))
+    finally:
+        adapter.close()
+    full, rest = divmod(total - 21, 16)
+    assert full >= 2
+    last = [] if rest == 0 else [rest] if rest < 10 else [5] * (rest // 5 - 1) + [5 + rest % 5]
+    assert [size for size in sizes if size] == [5, 5, 6, 5] + [5, 5, 6] * full + last
