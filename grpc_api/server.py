@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,11 +84,14 @@ def build_server(
     max_workers: int = 32,
     health_interval: float = 10.0,
     reuse_port: bool = False,
+    also: Sequence[str] = (),
 ) -> RunningServer:
     """Create, bind and start the server; ``address`` port 0 picks a free port.
 
     ``reuse_port`` lets several processes share one port (SO_REUSEPORT), the way to use more
     than one core from Python; off by default so a second server cannot bind by mistake.
+    ``also``: more addresses to serve on, with the same credentials (a worker's own port,
+    :mod:`grpc_api.serving`); the returned port is ``address``'s.
     """
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
@@ -110,12 +114,20 @@ def build_server(
     reflection.enable_server_reflection(
         (*names, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
-    if tls is None:
-        port = server.add_insecure_port(address)
-    else:
-        port = server.add_secure_port(address, tls.credentials())
-    if port == 0:
-        raise OSError(f"could not bind {address}")
+    credentials = None if tls is None else tls.credentials()
+
+    def bind(where: str) -> int:
+        if credentials is None:
+            bound = int(server.add_insecure_port(where))
+        else:
+            bound = int(server.add_secure_port(where, credentials))
+        if bound == 0:
+            raise OSError(f"could not bind {where}")
+        return bound
+
+    port = bind(address)
+    for where in also:
+        bind(where)
     stop = threading.Event()
     _watch_health(hub, checker, names, stop, health_interval)
     server.start()

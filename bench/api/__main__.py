@@ -219,7 +219,8 @@ def grpc_figure(
     return figure("gRPC GetPerson throughput, 32 concurrent calls", "requests/s", run["rps"],
                   ">= 2000", size, **latency, client=run["client"], processes=args.workers,
                   **cpu, total_cpu_ms_per_request=total, calls=run["requests"],
-                  distinct_persons=run.get("distinct_persons", len(pairs)))  # fmt: skip
+                  distinct_persons=run.get("distinct_persons", len(pairs)),
+                  ports=run.get("ports", "shared"))  # fmt: skip
 
 
 def _cpu_per_request(spent: dict[str, float], count: int) -> dict[str, float]:
@@ -235,12 +236,13 @@ def h2load_grpc(
     server may still answer and log), so every call can be checked against the read log.
     """
     work = [Target(uid, token) for uid, token in pairs[:H2LOAD_TARGETS]]
-    warm = h2load_run(server.port, work, len(work) * 100, concurrency, tmp / "warm")
+    ports = server.own_ports or (server.port,)  # each process's own: an even split
+    warm = h2load_run(ports, work, len(work) * 100, concurrency, tmp / "warm")
     rate = max(warm["rps"], 100.0)
     calls = min(int(limits["max_requests"]), int(rate * float(limits["duration"])))
     calls = max(calls // len(work), 50) * len(work)
     before = cpu_seconds(server.pids), db_cpu_seconds(server.database)
-    run = h2load_run(server.port, work, calls, concurrency, tmp / "timed")
+    run = h2load_run(ports, work, calls, concurrency, tmp / "timed")
     spent = {
         "server": cpu_seconds(server.pids) - before[0],
         "db": db_cpu_seconds(server.database) - before[1],
@@ -253,6 +255,7 @@ def h2load_grpc(
         # h2load repeats one request body per connection: 16 persons, each asked for again
         # and again (their rows stay cached; the Python client spreads over the whole sample)
         "distinct_persons": len(work),
+        "ports": "own" if server.own_ports else "shared",
         "rps": run["rps"],
         "mean_ms": run["mean_ms"],
         "requests": calls,
@@ -335,7 +338,7 @@ def table(figures: list[dict[str, Any]]) -> str:
     for f in figures:
         detail = ", ".join(
             f"{k} {v}" for k, v in f.items()
-            if k.endswith(("_ms", "rps", "rounds", "_per_request", "client", "workers"))
+            if k.endswith(("_ms", "rps", "rounds", "_per_request", "client", "workers", "ports"))
         )  # fmt: skip
         verdict = "yes" if f["met"] else "**no**"
         lines.append(

@@ -30,7 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -40,7 +40,14 @@ from typing import Any
 import psycopg
 
 from bench.api.dataset import load, sample
-from bench.api.harness import PASSPHRASE, cpu_seconds, database, db_cpu_seconds, free_port
+from bench.api.harness import (
+    PASSPHRASE,
+    cpu_seconds,
+    database,
+    db_cpu_seconds,
+    free_port,
+    free_ports,
+)
 from identity import KeyRing, issue_token
 
 REPO = Path(__file__).resolve().parents[2]
@@ -96,29 +103,54 @@ def frame(uid: str) -> bytes:
 
 @contextmanager
 def servers(
-    env: dict[str, str], repo: Path, processes: int, threads: int, port: int
-) -> Iterator[list[int]]:
+    env: dict[str, str],
+    repo: Path,
+    processes: int,
+    threads: int,
+    port: int,
+    *,
+    own_ports: bool = True,
+) -> Iterator[tuple[list[int], list[int]]]:
     """``gridhub serve grpc --workers N`` (SO_REUSEPORT); one process when ``processes`` is 1.
+    Yields the server pids and the ports to load: with ``own_ports`` each worker's own port
+    (``--worker-ports``), so the load is split evenly; else the shared port, where the
+    kernel's hash splits the connections (unevenly, with a few).
 
     A checkout without ``--workers`` (an older one, for a before figure) gets N separate
-    ``bench.api.server`` processes sharing the port instead: the same thing, started by hand.
+    ``bench.api.server`` processes sharing the port instead: the same thing, started by hand
+    (each with ``--own-port`` where that checkout has it). A checkout with neither is loaded
+    through the shared port.
     """
     env = {**env, "PYTHONPATH": str(repo), "GRIDHUB_LOG_LEVEL": "warning"}
     cli = (repo / "gridhub" / "cli" / "serve.py").read_text(encoding="utf-8")
-    if "--workers" in cli.split('@app.command("grpc")', 1)[-1]:
+    cli = cli.split('@app.command("grpc")', 1)[-1]
+    by_hand = (repo / "bench" / "api" / "server.py").read_text(encoding="utf-8")
+    ports = [port]
+    if "--workers" in cli:
         command = [sys.executable, "-c", _CLI, "serve", "grpc", "--port", str(port)]
         command += ["--threads", str(threads), "--workers", str(processes)]
+        if own_ports and "--worker-ports" in cli:
+            base = free_ports(processes)
+            command += ["--worker-ports", str(base)]
+            ports = [base + n for n in range(processes)]
         started = [subprocess.Popen(command, cwd=repo, env=env)]
     else:
         command = [sys.executable, "-m", "bench.api.server", "--port", str(port)]
         command += ["--threads", str(threads), "--reuse-port"]
+        if own_ports and "--own-port" in by_hand:
+            ports = [free_port() for _ in range(processes)]
         started = [
-            subprocess.Popen(command, cwd=repo, env=env, stdout=subprocess.DEVNULL)
-            for _ in range(processes)
+            subprocess.Popen(
+                [*command, *(["--own-port", str(ports[n])] if len(ports) == processes else [])],
+                cwd=repo,
+                env=env,
+                stdout=subprocess.DEVNULL,
+            )
+            for n in range(processes)
         ]
     try:
         _wait_serving(port, started)
-        yield [p.pid for p in started]
+        yield [p.pid for p in started], ports
     finally:
         for process in started:
             process.terminate()
@@ -146,9 +178,12 @@ def _wait_serving(port: int, started: list[subprocess.Popen[Any]]) -> None:
     raise RuntimeError("gRPC server did not start")
 
 
-def h2load(port: int, work: list[Target], calls: int, concurrency: int, tmp: Path) -> float:
+def h2load(
+    ports: Sequence[int], work: list[Target], calls: int, concurrency: int, tmp: Path
+) -> float:
     """One h2load per target (its own connection, ``concurrency / len(work)`` streams),
-    all at once; returns the wall seconds of the slowest. Output kept for :func:`summary`."""
+    all at once, target ``n`` on ``ports[n % len(ports)]``; returns the wall seconds of the
+    slowest. Output kept for :func:`summary`."""
     tmp.mkdir(parents=True, exist_ok=True)
     per = max(1, calls // len(work))
     streams = max(1, concurrency // len(work))
@@ -160,7 +195,7 @@ def h2load(port: int, work: list[Target], calls: int, concurrency: int, tmp: Pat
             "h2load", "-n", str(per), "-c", "1", "-m", str(streams), "-d", str(body),
             "-H", "content-type: application/grpc", "-H", "te: trailers",
             "-H", f"authorization: Bearer {target.token}",
-            f"http://127.0.0.1:{port}{METHOD}",
+            f"http://127.0.0.1:{ports[n % len(ports)]}{METHOD}",
         ]  # fmt: skip
         out = (tmp / f"h2load{n}.txt").open("w")
         jobs.append((subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT), out))
@@ -211,12 +246,12 @@ def ensure_h2load() -> str | None:
 
 
 def h2load_run(
-    port: int, work: list[Target], calls: int, concurrency: int, tmp: Path
+    ports: Sequence[int], work: list[Target], calls: int, concurrency: int, tmp: Path
 ) -> dict[str, Any]:
     """One timed :func:`h2load` round: calls that got HTTP 200, calls/s over the slowest
     h2load's wall time, mean latency, and the CPU the h2load processes spent."""
     before = children_cpu()
-    seconds = h2load(port, work, calls, concurrency, tmp)
+    seconds = h2load(ports, work, calls, concurrency, tmp)
     client = children_cpu() - before
     got = summary(tmp)
     return {
@@ -285,16 +320,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         port = free_port()
         name = dsn.rsplit("dbname=", 1)[-1]
         logged_before = logged_reads(dsn)
-        with servers(env, args.repo, args.processes, args.threads, port) as pids:
+        with servers(
+            env, args.repo, args.processes, args.threads, port, own_ports=not args.shared_port
+        ) as (pids, ports):
             warm = max(200, calls // 10) // len(work) * len(work)
             if tool == "h2load":
-                h2load(port, work, warm, args.concurrency, tmp / "warm")
+                h2load(ports, work, warm, args.concurrency, tmp / "warm")
             else:
                 python_client(port, work, warm, args.concurrency)
             cpu, db, client = cpu_seconds(pids), db_cpu_seconds(name), children_cpu()
             load_before = os.getloadavg()[0]
             if tool == "h2load":
-                seconds = h2load(port, work, calls, args.concurrency, tmp / "timed")
+                seconds = h2load(ports, work, calls, args.concurrency, tmp / "timed")
                 h2 = summary(tmp / "timed")
             else:
                 seconds = python_client(port, work, calls, args.concurrency)
@@ -310,6 +347,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "tool": tool,
         "repo": str(args.repo),
         "processes": args.processes,
+        "ports": "shared" if ports == [port] else "own",
         "threads": args.threads,
         "concurrency": args.concurrency,
         "calls": calls,
@@ -335,6 +373,11 @@ def main() -> None:
     parser.add_argument("--targets", type=int, default=8, help="persons (one h2load each)")
     parser.add_argument("--no-log", action="store_true", help="read log off (bench only)")
     parser.add_argument("--python-client", action="store_true")
+    parser.add_argument(
+        "--shared-port", action="store_true",
+        help="load through the shared port (the kernel splits connections) instead of each "
+        "worker's own",
+    )  # fmt: skip
     parser.add_argument("--repo", type=Path, default=REPO, help="checkout to serve from")
     print(json.dumps(run(parser.parse_args())), flush=True)
 

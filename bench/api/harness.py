@@ -60,6 +60,24 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def free_ports(count: int) -> int:
+    """The first of ``count`` consecutive free ports (``--worker-ports`` takes a range)."""
+    for _ in range(100):
+        base = free_port()
+        if base + count - 1 <= 65535 and all(_free(base + n) for n in range(1, count)):
+            return base
+    raise RuntimeError(f"no {count} consecutive free ports found")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 @contextmanager
 def database(keep: str | None = None) -> Iterator[tuple[str, str, bool]]:
     """(SQLAlchemy URL, libpq DSN, fresh) of the database to use.
@@ -146,6 +164,8 @@ class Server:
     port: int
     pids: list[int]
     database: str = ""
+    #: gRPC: each process's own port, beside the shared one (``grpc_api.serving``)
+    own_ports: tuple[int, ...] = ()
 
 
 @contextmanager
@@ -164,12 +184,22 @@ def api_server(env: dict[str, str], workers: int) -> Iterator[Server]:
 
 @contextmanager
 def grpc_servers(env: dict[str, str], processes: int, threads: int) -> Iterator[Server]:
+    """``processes`` servers sharing a port, each with a port of its own too: the load is
+    spread over the own ports, evenly, as a client balancing its calls would (the shared
+    port leaves the split of a few connections to the kernel's hash)."""
     port = free_port()
+    own = tuple(free_port() for _ in range(processes))
     command = [sys.executable, "-m", "bench.api.server", "--port", str(port)]
     command += ["--threads", str(threads), "--reuse-port"]
     started = [
-        subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)
-        for _ in range(processes)
+        subprocess.Popen(
+            [*command, "--own-port", str(mine)],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for mine in own
     ]
     try:
         for process in started:
@@ -177,7 +207,10 @@ def grpc_servers(env: dict[str, str], processes: int, threads: int) -> Iterator[
             if process.stdout.readline().strip() != "ready":
                 raise RuntimeError("gRPC server did not start")
         yield Server(
-            port, [p.pid for p in started], make_url(env["GRIDHUB_DATABASE_URL"]).database or ""
+            port,
+            [p.pid for p in started],
+            make_url(env["GRIDHUB_DATABASE_URL"]).database or "",
+            own,
         )
     finally:
         for process in started:

@@ -34,7 +34,7 @@ def make_app() -> FastAPI:
     return made
 
 
-def serve_grpc(port: int, threads: int, reuse_port: bool) -> None:
+def serve_grpc(port: int, threads: int, reuse_port: bool, own_port: int | None = None) -> None:
     from api import ApiConfig, Hub
     from gridhub.cli.serve import settle_heap
     from gridhub.settings import Settings
@@ -42,7 +42,10 @@ def serve_grpc(port: int, threads: int, reuse_port: bool) -> None:
 
     hub = Hub.from_settings(Settings(), ApiConfig(), log_reads=_log_reads())
     settle_heap()  # as `gridhub serve grpc` does: no full-collection pauses over start-up objects
-    running = build_server(hub, f"127.0.0.1:{port}", max_workers=threads, reuse_port=reuse_port)
+    also = () if own_port is None else (f"127.0.0.1:{own_port}",)
+    running = build_server(
+        hub, f"127.0.0.1:{port}", max_workers=threads, reuse_port=reuse_port, also=also
+    )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -52,11 +55,13 @@ def serve_grpc(port: int, threads: int, reuse_port: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m bench.api.server --port N [--http --workers N | --threads N --reuse-port]``."""
+    """``python -m bench.api.server --port N [--http --workers N | --threads N --reuse-port
+    [--own-port M]]``."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--threads", type=int, default=16)
     parser.add_argument("--reuse-port", action="store_true")
+    parser.add_argument("--own-port", type=int, help="gRPC: a port of this process's own too")
     parser.add_argument("--http", action="store_true", help="the REST API instead of gRPC")
     parser.add_argument("--workers", type=int, default=1, help="REST worker processes")
     args = parser.parse_args(argv)
@@ -66,7 +71,7 @@ def main(argv: list[str] | None = None) -> None:
         run_api("bench.api.server:make_app", host="127.0.0.1", port=args.port,
                 workers=args.workers, log_level="warning")  # fmt: skip
     else:
-        serve_grpc(args.port, args.threads, args.reuse_port)
+        serve_grpc(args.port, args.threads, args.reuse_port, args.own_port)
 
 
 if __name__ == "__main__":

@@ -167,6 +167,18 @@ def grpc(
         int, typer.Option("--threads", min=1, max=512, help="Handler threads per process.")
     ] = 8,
     workers: WorkersOption = None,
+    worker_ports: Annotated[
+        int | None,
+        typer.Option(
+            "--worker-ports",
+            min=1,
+            max=65535,
+            metavar="BASE",
+            help="Each worker also listens on a port of its own, BASE to BASE+N-1: for "
+            "clients that balance calls themselves (gRPC round_robin over these addresses). "
+            "The shared port spreads connections, not calls.",
+        ),
+    ] = None,
     tls_cert: TlsCert = None,
     tls_key: TlsKey = None,
     client_ca: Annotated[
@@ -205,10 +217,21 @@ def grpc(
         os.environ["GRIDHUB_DURABLE_READ_LOGS"] = "1"  # read by make_grpc_hub in each process
     mode = "mTLS" if client_ca else ("TLS" if tls else "plain")
 
-    def ready(bound: int) -> None:
-        typer.echo(f"gRPC ({mode}) listening on {host}:{bound}, {workers} process(es)", err=True)
+    own = "" if worker_ports is None else f"; own ports {worker_ports}-{worker_ports + workers - 1}"
 
-    spec = ServeSpec(f"{host}:{port}", threads=threads, tls=tls, workers=workers)
+    def ready(bound: int) -> None:
+        typer.echo(
+            f"gRPC ({mode}) listening on {host}:{bound}, {workers} process(es){own}", err=True
+        )
+
+    spec = ServeSpec(
+        f"{host}:{port}", threads=threads, tls=tls, workers=workers, worker_port_base=worker_ports
+    )
+    try:
+        spec.check()
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     raise typer.Exit(serve(spec, make_grpc_hub, ready))
 
 

@@ -30,7 +30,7 @@ def test_h2load_calls_are_logged_reads_one_each(
 ) -> None:
     work = [Target(seeded.p1, tokens.w1), Target(seeded.p2, tokens.w1)]
     before = _ok_reads(hub)
-    run = h2load_run(server.port, work, 40, 4, tmp_path / "run")
+    run = h2load_run([server.port], work, 40, 4, tmp_path / "run")
     assert run["requests"] == 40
     assert run["rps"] > 0
     assert run["client_cpu_seconds"] >= 0
@@ -43,6 +43,6 @@ def test_refused_calls_pass_h2load_but_not_the_read_log(
     """Why ``bench.api`` checks the log: another grid's resident is PERMISSION_DENIED, yet
     h2load counts the answer as a success."""
     before = _ok_reads(hub)
-    run = h2load_run(server.port, [Target(seeded.p3, tokens.w1)], 10, 2, tmp_path / "run")
+    run = h2load_run([server.port], [Target(seeded.p3, tokens.w1)], 10, 2, tmp_path / "run")
     assert run["requests"] == 10
     assert _ok_reads(hub) - before == 0
