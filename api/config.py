@@ -88,6 +88,13 @@ class ApiConfig:
     audit_archive_dir: Path | None = None
     """Also search archived exchange-log files in audit queries (slow: a sequential scan)."""
     subscription_poll_seconds: float = 0.5
+    grpc_streams: int = 16
+    """Open gRPC streams (event subscriptions, record pushes) one server process serves at once.
+
+    Each holds a handler thread for its whole life, so the server gets this many threads on
+    top of ``--threads`` and refuses one stream more (RESOURCE_EXHAUSTED) instead of letting
+    subscribers take the threads that unary calls need: unbounded, as many subscribers as
+    handler threads left every ``GetPerson`` of that process waiting behind them."""
     event_gap_grace_seconds: float = 2.0
     """How long a subscription waits for a lower event id still being committed."""
 

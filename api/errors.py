@@ -108,6 +108,12 @@ class UnsupportedMedia(ApiError):
     title = "Unsupported media type"
 
 
+class TooManyStreams(ApiError):
+    status, grpc_status, code = 503, "RESOURCE_EXHAUSTED", "too_many_streams"
+    title = "Too many open streams"
+    default_detail = "this server process holds as many open streams as it may; retry with backoff"
+
+
 class Unavailable(ApiError):
     status, grpc_status, code = 503, "UNAVAILABLE", "unavailable"
     title = "Service unavailable"
@@ -165,6 +171,7 @@ __all__ = [
     "PurposeUnknown",
     "RevealRefused",
     "StateConflict",
+    "TooManyStreams",
     "Unauthenticated",
     "Unavailable",
     "UnsupportedMedia",

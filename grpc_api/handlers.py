@@ -15,8 +15,10 @@ Handlers are registered from the descriptors rather than through the generated
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from api.auth import authenticate
 from api.context import Hub
-from api.errors import ApiError, InvalidRequest, translate
+from api.errors import ApiError, InvalidRequest, TooManyStreams, translate
 from api.policy import GRPC, Access
 from api.problems import log_unexpected
 from audit.buffered import LogUnavailable
@@ -97,10 +99,25 @@ def _error_for(exc: Exception, correlation_id: str) -> ApiError:
 
 
 class Dispatcher:
-    """Builds the handlers of one service around its implementation object."""
+    """Builds the handlers of one service around its implementation object.
+
+    Streams take one of ``hub.config.grpc_streams`` slots for their life, authenticated
+    first (an unauthenticated caller holds nothing); the server has a handler thread for
+    each slot beside those of the unary calls (``grpc_api.server``).
+    """
 
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
+        self._streams = threading.BoundedSemaphore(hub.config.grpc_streams)
+
+    @contextmanager
+    def _stream_slot(self) -> Iterator[None]:
+        if not self._streams.acquire(blocking=False):
+            raise TooManyStreams()
+        try:
+            yield
+        finally:
+            self._streams.release()
 
     def _call(self, context: Any, operation: str) -> Call:
         rid = uuid.uuid4().hex
@@ -172,7 +189,8 @@ class Dispatcher:
                 rid = call.correlation_id
                 if isinstance(request, Malformed):
                     raise _malformed()
-                yield from fn(request, call)
+                with self._stream_slot():
+                    yield from fn(request, call)
                 return
             except Exception as exc:
                 error = _error_for(exc, rid)
@@ -188,8 +206,9 @@ class Dispatcher:
             try:
                 call = self._call(context, operation)
                 rid = call.correlation_id
-                self._before_change()
-                return fn(requests, call)
+                with self._stream_slot():
+                    self._before_change()
+                    return fn(requests, call)
             except Exception as exc:
                 error = _error_for(exc, rid)
             _abort(context, error)

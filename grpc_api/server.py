@@ -88,13 +88,16 @@ def build_server(
 ) -> RunningServer:
     """Create, bind and start the server; ``address`` port 0 picks a free port.
 
+    ``max_workers``: handler threads for unary calls; streams have threads of their own.
     ``reuse_port`` lets several processes share one port (SO_REUSEPORT), the way to use more
     than one core from Python; off by default so a second server cannot bind by mistake.
     ``also``: more addresses to serve on, with the same credentials (a worker's own port,
     :mod:`grpc_api.serving`); the returned port is ``address``'s.
     """
+    # a thread per unary call in flight, and one per stream slot (``Dispatcher``)
+    threads = max_workers + hub.config.grpc_streams
     server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
+        futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="grpc"),
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),

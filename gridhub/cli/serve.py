@@ -179,6 +179,18 @@ def grpc(
             "The shared port spreads connections, not calls.",
         ),
     ] = None,
+    streams: Annotated[
+        int | None,
+        typer.Option(
+            "--streams",
+            min=1,
+            max=1024,
+            help="Open streams (event subscriptions, record pushes) per process, each on a "
+            "thread of its own beside --threads; one more is refused with RESOURCE_EXHAUSTED. "
+            "Default 16.",
+            envvar="GRIDHUB_GRPC_STREAMS",
+        ),
+    ] = None,
     tls_cert: TlsCert = None,
     tls_key: TlsKey = None,
     client_ca: Annotated[
@@ -215,6 +227,8 @@ def grpc(
         workers = default_workers(settings.effective_database_url)
     if durable_read_logs:
         os.environ["GRIDHUB_DURABLE_READ_LOGS"] = "1"  # read by make_grpc_hub in each process
+    if streams is not None:
+        os.environ["GRIDHUB_GRPC_STREAMS"] = str(streams)  # likewise
     mode = "mTLS" if client_ca else ("TLS" if tls else "plain")
 
     own = "" if worker_ports is None else f"; own ports {worker_ports}-{worker_ports + workers - 1}"
@@ -238,12 +252,17 @@ def grpc(
 def make_grpc_hub() -> Hub:
     """One gRPC process's hub: each ``--workers`` process builds its own."""
     import os
+    from dataclasses import replace
 
     from api import ApiConfig, Hub
     from gridhub.settings import get_settings
 
     durable = os.environ.get("GRIDHUB_DURABLE_READ_LOGS", "").lower() in {"1", "true", "yes"}
-    hub = Hub.from_settings(get_settings(), ApiConfig(durable_read_logs=durable))
+    streams = os.environ.get("GRIDHUB_GRPC_STREAMS")
+    config = ApiConfig(durable_read_logs=durable)
+    if streams:
+        config = replace(config, grpc_streams=int(streams))
+    hub = Hub.from_settings(get_settings(), config)
     settle_heap()
     return hub
 

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -19,7 +20,7 @@ import grpc
 from api import Hub
 from bench.api.harness import free_ports
 from canonical_model import ExchangeLogEntry
-from grpc_api.gen.gridhub.v1 import person_pb2, person_pb2_grpc
+from grpc_api.gen.gridhub.v1 import event_pb2, event_pb2_grpc, person_pb2, person_pb2_grpc
 from grpc_api.serving import ServeSpec, serve
 from tests.api.district import Seeded, Settings, Tokens, grpc_auth
 
@@ -76,6 +77,17 @@ def _get(channel: grpc.Channel, seeded: Seeded, tokens: Tokens) -> None:
     assert answer.masked
 
 
+def _subscribe(channel: grpc.Channel, tokens: Tokens) -> Any:
+    """An event subscription, open once its first heartbeat arrives."""
+    stream = event_pb2_grpc.EventServiceStub(channel).SubscribeEvents(
+        event_pb2.SubscribeEventsRequest(heartbeat_seconds=1),
+        metadata=grpc_auth(tokens.w1),
+        timeout=30,
+    )
+    assert not next(stream).HasField("event")
+    return stream
+
+
 def _stop(parent: subprocess.Popen[str], servers: list[psutil.Process]) -> None:
     parent.send_signal(signal.SIGTERM)
     assert parent.wait(timeout=60) == 0
@@ -124,7 +136,7 @@ def test_each_worker_also_serves_on_a_port_of_its_own(
     """``--worker-ports BASE``: worker n listens on BASE+n too, so a client balancing calls
     itself (round_robin over both addresses) reaches both workers over one channel."""
     port, base = _free_port(), free_ports(2)
-    parent = _start(settings, port, "--worker-ports", str(base))
+    parent = _start(settings, port, "--worker-ports", str(base), "--streams", "1")
     try:
         assert parent.stderr is not None
         line = parent.stderr.readline()
@@ -139,6 +151,17 @@ def test_each_worker_also_serves_on_a_port_of_its_own(
                 _get(channel, seeded, tokens)
             served = [_ports(p, psutil.CONN_ESTABLISHED) for p in servers]
         assert sorted(served) == [{base}, {base + 1}]  # one channel, both workers
+        # --streams 1: one open stream per process; the next one there is refused
+        with (
+            grpc.insecure_channel(f"127.0.0.1:{base}") as first,
+            grpc.insecure_channel(f"127.0.0.1:{base + 1}") as second,
+        ):
+            held = [_subscribe(first, tokens), _subscribe(second, tokens)]
+            with pytest.raises(grpc.RpcError) as refused:
+                _subscribe(first, tokens)
+            assert refused.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+            for stream in held:
+                stream.cancel()
         _stop(parent, servers)
         assert _reads(sessions) == 12
     finally:
