@@ -141,24 +141,25 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
     CivilAffairsStream.map = map_  # type: ignore[method-assign]
     me = psutil.Process()
     curve: list[tuple[int, float]] = []  # (records so far, RSS MiB) at each checkpoint
-    done = [0]
+    so_far: dict[str, int] = {}  # per stream: the streams are synced one after the other
 
     def progress(report: Any) -> None:
-        curve.append((done[0] + report.received, me.memory_info().rss / 2**20))
+        so_far[report.stream] = report.received
+        curve.append((sum(so_far.values()), me.memory_info().rss / 2**20))
 
     started, cpu = time.perf_counter(), clock()
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    for stream in adapter.streams():  # one at a time, so the RSS curve spans all of them
-        report = sync_adapter(
-            adapter, sessions, streams=[stream.name], checkpoint_every=spec["checkpoint"],
-            progress=progress,
-        )[0]  # fmt: skip
-        done[0] += report.received
+    # One sync of every stream, as `gridhub sync civil_affairs` runs it: one connection and
+    # one mapping worker for the run (a sync per stream closed both after each stream).
+    reports = sync_adapter(
+        adapter, sessions, checkpoint_every=spec["checkpoint"], progress=progress
+    )
+    received = sum(r.received for r in reports)
     elapsed, cpu = time.perf_counter() - started, clock() - cpu
     reaped = resource.getrusage(resource.RUSAGE_CHILDREN)  # sync_adapter closed the pool
     worker = reaped.ru_utime - kids.ru_utime + reaped.ru_stime - kids.ru_stime
     return {
-        "received": done[0],
+        "received": received,
         "elapsed_s": elapsed,
         "cpu_s": cpu + worker,
         "worker_cpu_s": worker,
