@@ -137,11 +137,12 @@ def servers(
     else:
         command = [sys.executable, "-m", "bench.api.server", "--port", str(port)]
         command += ["--threads", str(threads), "--reuse-port"]
-        if own_ports and "--own-port" in by_hand:
+        own = own_ports and "--own-port" in by_hand
+        if own:
             ports = [free_port() for _ in range(processes)]
         started = [
             subprocess.Popen(
-                [*command, *(["--own-port", str(ports[n])] if len(ports) == processes else [])],
+                [*command, *(["--own-port", str(ports[n])] if own else [])],
                 cwd=repo,
                 env=env,
                 stdout=subprocess.DEVNULL,
