@@ -202,7 +202,7 @@ def grpc_figure(
         raise SystemExit("h2load is not installed and could not be installed")
     concurrency = 32
     logged_before = logged_reads(dsn)
-    with grpc_servers(env, args.workers, threads=16) as server:
+    with grpc_servers(env, args.workers, threads=8) as server:  # `serve grpc`'s --threads
         if h2 is None:
             run = python_grpc(server, pairs, limits, concurrency)
         else:
