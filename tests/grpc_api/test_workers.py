@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 import grpc
-from api import Hub
-from bench.api.harness import free_ports
+from bench.api.harness import free_port, free_ports
 from canonical_model import ExchangeLogEntry
 from grpc_api.gen.gridhub.v1 import event_pb2, event_pb2_grpc, person_pb2, person_pb2_grpc
 from grpc_api.serving import ServeSpec, serve
@@ -26,12 +26,6 @@ from tests.api.district import Seeded, Settings, Tokens, grpc_auth
 
 REPO = Path(__file__).resolve().parents[2]
 CLI = "import sys; from gridhub.cli import main; sys.argv[0] = 'gridhub'; main()"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _reads(sessions: sessionmaker[Session]) -> int:
@@ -57,6 +51,20 @@ def _start(settings: Settings, port: int, *options: str) -> subprocess.Popen[str
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+@contextmanager
+def _group(settings: Settings, port: int, *options: str) -> Iterator[tuple[Any, str]]:
+    """A started group and the line it prints once every worker has bound its ports;
+    killed on the way out if a test left it running."""
+    parent = _start(settings, port, *options)
+    try:
+        assert parent.stderr is not None
+        yield parent, parent.stderr.readline()
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
 
 
 def _servers(parent: subprocess.Popen[str]) -> list[psutil.Process]:
@@ -101,15 +109,11 @@ def _ports(process: psutil.Process, status: str) -> set[int]:
 def test_two_workers_share_the_port_and_stop_cleanly(
     settings: Settings,
     seeded: Seeded,
-    tokens: Tokens,
-    hub: Hub,
+    tokens: Tokens,  # its hub made the key ring the servers read
     sessions: sessionmaker[Session],
 ) -> None:
-    port = _free_port()
-    parent = _start(settings, port)
-    try:
-        assert parent.stderr is not None
-        line = parent.stderr.readline()  # printed once every worker has bound the port
+    port = free_port()
+    with _group(settings, port) as (parent, line):
         assert f"listening on 127.0.0.1:{port}, 2 process(es)" in line, line
         servers = _servers(parent)
         assert len(servers) == 2
@@ -120,26 +124,18 @@ def test_two_workers_share_the_port_and_stop_cleanly(
                 _get(channel, seeded, tokens)
         _stop(parent, servers)
         assert _reads(sessions) == calls  # each worker flushed its read log on the way out
-    finally:
-        if parent.poll() is None:
-            parent.kill()
-            parent.wait()
 
 
 def test_each_worker_also_serves_on_a_port_of_its_own(
     settings: Settings,
     seeded: Seeded,
-    tokens: Tokens,
-    hub: Hub,
+    tokens: Tokens,  # its hub made the key ring the servers read
     sessions: sessionmaker[Session],
 ) -> None:
     """``--worker-ports BASE``: worker n listens on BASE+n too, so a client balancing calls
     itself (round_robin over both addresses) reaches both workers over one channel."""
-    port, base = _free_port(), free_ports(2)
-    parent = _start(settings, port, "--worker-ports", str(base), "--streams", "1")
-    try:
-        assert parent.stderr is not None
-        line = parent.stderr.readline()
+    port, base = free_port(), free_ports(2)
+    with _group(settings, port, "--worker-ports", str(base), "--streams", "1") as (parent, line):
         assert f"2 process(es); own ports {base}-{base + 1}" in line, line
         servers = _servers(parent)
         own = sorted(_ports(p, psutil.CONN_LISTEN) - {port} for p in servers)
@@ -164,10 +160,6 @@ def test_each_worker_also_serves_on_a_port_of_its_own(
                 stream.cancel()
         _stop(parent, servers)
         assert _reads(sessions) == 12
-    finally:
-        if parent.poll() is None:
-            parent.kill()
-            parent.wait()
 
 
 def test_workers_need_a_fixed_port() -> None:
