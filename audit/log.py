@@ -57,10 +57,12 @@ LOCK_KEY: Final = int.from_bytes(
 )
 _SQLITE_WRITE_LOCK: Final = text("UPDATE exchange_log SET seq = seq WHERE 0")
 _PG_LOCK: Final = text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=LOCK_KEY)
+#: Core columns, not ORM attributes: compiling a statement over ORM attributes configures
+#: every mapper of the model on its first use (~30 ms), which every sync paid at its first
+#: checkpoint although nothing on that path loads an object.
+_LOG_TABLE = ExchangeLogEntry.__table__
 _HEAD: Final = (
-    select(ExchangeLogEntry.seq, ExchangeLogEntry.entry_hash)
-    .order_by(ExchangeLogEntry.seq.desc())
-    .limit(1)
+    select(_LOG_TABLE.c.seq, _LOG_TABLE.c.entry_hash).order_by(_LOG_TABLE.c.seq.desc()).limit(1)
 )
 _TEXT_FIELDS: Final = (
     "counterpart",

@@ -301,3 +301,30 @@ def test_a_record_new_and_changed_within_one_checkpoint_keeps_both_versions_exac
     # One checkpoint, one instant: the record, its superseded version and the log agree.
     assert p1.received_at == p1.updated_at == old.received_at == old.superseded_at == entry.at
     assert p1.batch_id == old.batch_id == report.batch_id
+
+
+NO_ORM_CHILD = """
+import sys
+from pathlib import Path
+from sqlalchemy.orm import Mapper
+from adapters.engine import sync_stream
+from canonical_model import SyncState
+from canonical_model.store import make_engine, session_factory
+from tests.adapters.jsonl_source import LinesAdapter
+sessions = session_factory(make_engine(sys.argv[1]))
+report = sync_stream(LinesAdapter(Path(sys.argv[2])), "people", sessions, checkpoint_every=50)
+mapper: Mapper = SyncState.__mapper__
+print(report.inserted, report.checkpoints, mapper.configured)
+"""
+
+
+def test_a_sync_in_a_fresh_process_never_configures_the_orm(tmp_path: Path, store_url: str) -> None:
+    """The first ORM use of a process configures every mapper of the model (~50 ms, and as
+    much again compiling): a sync's path is Core only, so a CLI sync does not pay it."""
+    src = tmp_path / "src.jsonl"
+    write_lines(src, people(120))
+    out = subprocess.run(
+        [sys.executable, "-c", NO_ORM_CHILD, store_url, str(src)],
+        cwd=REPO, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert out.split() == ["120", "3", "False"]
