@@ -8,36 +8,32 @@ raised something other than ``RecordRejected`` is mapped again inline, so the en
 real exception.
 
 Workers are forked (they inherit the loaded value tables instead of importing them again)
-and leave as soon as their parent is gone, so a sync killed with ``kill -9`` leaves no
-orphan. Where forking is not possible, or a worker dies (say by OOM), pages are mapped
-inline. Every adapter that maps ahead (户籍, 民政, health) uses this one pipeline.
+and fed through pipes by the sync's own thread (``adapters.forked``); they leave as soon as
+their parent is gone, so a sync killed with ``kill -9`` leaves no orphan. Where forking is
+not possible, or a worker dies (say by OOM), pages are mapped inline. Every adapter that
+maps ahead (户籍, 民政, the hotline, health) uses this one pipeline.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
-import os
-import signal
-import threading
-import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import Future
 from typing import Any
 
 import msgspec
 
 from adapters.contract import Extracted, Mapped, RecordRejected
 from adapters.engine.encoding import encode_mapped, raw_bytes
+from adapters.forked import ForkedWorkers, WorkerFailed
 
 __all__ = [
     "Ahead",
     "PageMapper",
     "Result",
     "StoredJson",
-    "init_worker",
     "map_records",
     "mapped",
     "pieces",
@@ -54,18 +50,6 @@ log = logging.getLogger(__name__)
 Result = tuple[Any, ...]
 
 MapFn = Callable[[Extracted], Mapped]
-
-
-def _watch_parent(parent: int) -> None:
-    while os.getppid() == parent:
-        time.sleep(0.5)
-    os._exit(0)
-
-
-def init_worker(parent: int) -> None:
-    """A worker's initializer (every adapter's): it ignores Ctrl-C and leaves with its parent."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
 
 
 def map_records(
@@ -165,7 +149,7 @@ class PageMapper:
         self.min_page = min_page
         self.label = label
         self.pages = 0  # pages handed to a worker
-        self._pool: ProcessPoolExecutor | None = None
+        self._pool: ForkedWorkers | None = None
         self._broken = workers < 1 or "fork" not in multiprocessing.get_all_start_methods()
 
     def run(
@@ -179,14 +163,9 @@ class PageMapper:
             return None
         try:
             if self._pool is None:
-                self._pool = ProcessPoolExecutor(
-                    max_workers=self.workers,
-                    mp_context=multiprocessing.get_context("fork"),
-                    initializer=init_worker,
-                    initargs=(os.getpid(),),
-                )
+                self._pool = ForkedWorkers(self.workers)
             future = self._pool.submit(fn, *args)
-        except (BrokenProcessPool, OSError, RuntimeError) as exc:
+        except (WorkerFailed, OSError) as exc:
             self._give_up(exc)
             return None
         self.pages += 1
@@ -208,7 +187,7 @@ class PageMapper:
             return None
         try:
             return future.result()
-        except (BrokenProcessPool, OSError, RuntimeError) as exc:
+        except (WorkerFailed, OSError) as exc:
             self._give_up(exc)
             return None
 
@@ -219,7 +198,7 @@ class PageMapper:
 
     def close(self) -> None:
         if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool.close()
             self._pool = None
 
 
@@ -245,6 +224,14 @@ class Ahead:
     at the end, before a flush, and before a failure is raised, so that everything read is
     stored. The stream's ``map`` asks ``result(item)`` for the record just handed on. With
     ``encode`` the worker also encodes each record for the store (``map_records``).
+
+    **Stealing.** When the record whose turn has come is not mapped yet, this process does
+    not wait: it takes the newest piece the worker has not started (a cancelled future
+    never reaches the worker) and maps it itself, from the back of the queue while the
+    worker works from the front. Whichever process is faster takes more, so neither idles
+    while the other still has pieces queued — at the end of a stream as in the middle of
+    it. ``depth`` leaves pieces for that: per worker one it is mapping and one it starts
+    next, and two more that either process may take.
     """
 
     def __init__(
@@ -255,7 +242,8 @@ class Ahead:
         self.encode = encode
         # A piece under the mapper's minimum would stay inline: pieces are never smaller.
         self.size = max(piece, mapper.min_page)
-        self.depth = 2 * max(1, mapper.workers)
+        self.depth = 2 * max(1, mapper.workers) + 2
+        self.stolen = 0  # pieces this process mapped itself while the worker was busy
         self._queue: deque[tuple[list[Extracted], Future[list[Result]] | None]] = deque()
         self._current: tuple[Extracted, Result] | None = None
 
@@ -280,9 +268,29 @@ class Ahead:
         current, self._current = self._current, None
         return current[1] if current is not None and current[0] is item else None
 
+    def _steal(self) -> bool:
+        """Map the newest queued piece the worker has not started here; False: none left."""
+        queue = self._queue
+        for at in range(len(queue) - 1, -1, -1):
+            piece, future = queue[at]
+            if future is None or future.done():
+                continue  # inline, or mapped already: nothing to take
+            if not future.cancel():
+                continue  # a worker has started it (with several, not always in order)
+            raws = [item.raw for item in piece]
+            keys = [item.source_key for item in piece]
+            taken: Future[list[Result]] = Future()
+            taken.set_result(map_records(self.map_fn, raws, self.encode, keys))
+            queue[at] = (piece, taken)
+            self.stolen += 1
+            return True
+        return False
+
     def _handed(
         self, items: list[Extracted], future: Future[list[Result]] | None
     ) -> Iterator[Extracted]:
+        while future is not None and not future.done() and self._steal():
+            pass
         results = self.mapper.results(future)
         for i, item in enumerate(items):
             self._current = (item, results[i]) if results is not None else None

@@ -28,7 +28,7 @@ from multiprocessing import reduction
 from pathlib import Path
 from typing import Any
 
-from adapters.parallel import init_worker
+from adapters.forked import init_worker
 from adapters.utility.parsing import FileRejected, Spool, parse_file
 
 __all__ = ["ParseAhead", "Parsing"]

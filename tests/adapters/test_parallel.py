@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
+import time
 from typing import Any
 
 import pytest
@@ -123,7 +126,7 @@ def test_ahead_hands_on_every_record_once_in_order_with_its_own_result(workers: 
     mapper = PageMapper(workers, min_page=1, label="test")
     try:
         ahead = Ahead(mapper, _map, 4)
-        assert ahead.depth == 2
+        assert ahead.depth == 4  # one mapping, one next, two either process may take
         got = _drive(ahead, pages)
     finally:
         mapper.close()
@@ -138,7 +141,7 @@ def test_ahead_keeps_pieces_in_the_worker_and_a_result_only_for_its_own_record()
     mapper = PageMapper(1, min_page=1, label="test")
     try:
         ahead = Ahead(mapper, _map, 4)
-        handed = list(ahead.put(_items(0, 16)))  # four pieces: two are handed on, two wait
+        handed = list(ahead.put(_items(0, 24)))  # six pieces: two are handed on, four wait
         assert [i.cursor["at"] for i in handed] == list(range(1, 9))
         rest = ahead.drain()
         first = next(rest)
@@ -148,7 +151,7 @@ def test_ahead_keeps_pieces_in_the_worker_and_a_result_only_for_its_own_record()
         assert ahead.result(second) == ("ok", "9", {"n": 18})
         third = next(rest)
         assert ahead.result(third) == ("rejected", "schema.bad", "a bad record", "10")
-        assert len(list(rest)) == 5
+        assert len(list(rest)) == 13
     finally:
         mapper.close()
 
@@ -196,3 +199,39 @@ def test_a_record_encoded_in_the_worker_is_stored_as_the_engine_would_store_it()
     with pytest.raises(RecordRejected) as nul:
         prepare(_map_bytes(Extracted(raw=raws[1], cursor={})), raws[1], raws[1])
     assert nul.value.reason_code == "encoding.nul"
+
+
+_PARENT = os.getpid()
+
+
+def _map_slowly_in_a_worker(item: Extracted) -> Mapped:
+    """``_map``, marked with who mapped it; a worker takes 20 ms a record, the parent none."""
+    if os.getpid() != _PARENT:
+        time.sleep(0.02)
+    m = _map(item)
+    canonical = {**m.canonical, "by": os.getpid()}
+    return Mapped(source_key=m.source_key, payload=m.payload, canonical=canonical)
+
+
+def test_the_sync_process_maps_queued_pieces_itself_rather_than_wait() -> None:
+    pages = [_items(0, 40), _items(40, 20)]
+    mapper = PageMapper(1, min_page=1, label="test")
+    try:
+        ahead = Ahead(mapper, _map_slowly_in_a_worker, 4)
+        out: list[tuple[int, Any]] = []
+        for item in itertools.chain(ahead.put(pages[0]), ahead.put(pages[1]), ahead.drain()):
+            result = ahead.result(item)
+            try:
+                m = mapped(item, result, _map_slowly_in_a_worker)
+            except RecordRejected as r:
+                out.append((item.cursor["at"], r.reason_code))
+            else:
+                out.append((item.cursor["at"], dict(m.canonical)))
+    finally:
+        mapper.close()
+    assert ahead.stolen > 0
+    by = {c.pop("by") for _, c in out if isinstance(c, dict)}
+    assert _PARENT in by
+    assert len(by) == 2
+    inline = _drive(Ahead(PageMapper(0), _map, 4), pages)
+    assert out == inline  # in order, each record with its own result, whoever mapped it
