@@ -107,6 +107,17 @@ def _as_datetime(value: Any, table: str, where: str) -> datetime:
 MAP_CHUNK = 250
 
 
+def _page_sizes(first: int, most: int) -> Iterator[int]:
+    """Page sizes of one keyset walk: small first, four times larger each page up to
+    ``most``. A page is fetched whole before its first row is handed on, so a first page of
+    ``page_size`` rows would keep the mapping worker idle while it is read (~40 ms for 5,000
+    rows, at the start of every stream); a small one gives it its first piece at once."""
+    size = max(1, min(first, most))
+    while True:
+        yield size
+        size = min(size * 4, most)
+
+
 class CivilAffairsStream(Stream):
     """One table of the civil-affairs database; subclasses name the table and its columns."""
 
@@ -157,13 +168,16 @@ class CivilAffairsStream(Stream):
         position = {"null_id": null_id, "updated_at": cursor.get("updated_at"), "id": last_id}
 
         dialect = self.client.dialect()
-        table, size = self.table, cfg.page_size
+        table = self.table
         piece = max(1, self.map_chunk)
-        unstamped = dialect.limit(
-            f"SELECT {self._select} FROM {table} WHERE updated_at IS NULL AND id > ? ORDER BY id",
-            size,
-        )
+        sizes = _page_sizes(2 * piece, cfg.page_size)
+        size = next(sizes)
         while True:
+            unstamped = dialect.limit(
+                f"SELECT {self._select} FROM {table} WHERE updated_at IS NULL AND id > ? "
+                "ORDER BY id",
+                size,
+            )
             page = self._fetch(unstamped, [null_id])
             items = []
             last = len(page.rows) - 1
@@ -177,6 +191,7 @@ class CivilAffairsStream(Stream):
             yield items
             if len(page.rows) < size:
                 break
+            size = next(sizes)
 
         high = self.client.scalar(f"SELECT MAX(updated_at) FROM {table}")
         if high is None:
@@ -188,7 +203,9 @@ class CivilAffairsStream(Stream):
             floor = stamp.replace(microsecond=0) - timedelta(seconds=cfg.lookback_s)
             start = dialect.timestamp_param(floor)
         order = " ORDER BY updated_at, id"
+        sizes = _page_sizes(2 * piece, cfg.page_size)
         while True:
+            size = next(sizes)
             if after is None and start is None:
                 sql, params = f"updated_at <= ?{order}", [high_param]
             elif after is None:

@@ -66,11 +66,17 @@ def test_a_page_goes_over_piece_by_piece_with_no_small_remainder(
 ) -> None:
     """Pieces of ``map_chunk`` rows as they are decoded, the last of a page taking the
     remainder: a page of 16 in pieces of 5 goes over as 5, 5, 6 — never a piece of 1 that
-    would be mapped inline while the worker idles."""
-    for n in range(21):  # never stamped: read first, by id, in pages of their own (16 + 5)
+    would be mapped inline while the worker idles. Each walk's first page is two pieces
+    (10 rows), so the worker starts before a whole page is read."""
+    for n in range(21):  # never stamped: read first, by id, in pages of their own (10 + 11)
         sqlite_source.insert_row(
             "dibao", case_no=f"MZLEGACY{n:04d}", name="赵建国", id_number="330106194501011234",
             gender="1", status="在册", updated_at=None,
+        )  # fmt: skip
+    for n in range(16):  # stamped: enough for two full pages of 16 after the first of 10
+        sqlite_source.insert_row(
+            "dibao", case_no=f"MZEXTRA{n:04d}", name="钱秀英", id_number="330106194602021240",
+            gender="2", status="在册",
         )  # fmt: skip
     adapter = create_adapter(config_for(sqlite_source, page_size=16, map_workers=1))
     sizes: list[int] = []
@@ -87,7 +93,8 @@ def test_a_page_goes_over_piece_by_piece_with_no_small_remainder(
         total = sum(1 for _ in stream.extract({}))
     finally:
         adapter.close()
-    full, rest = divmod(total - 21, 16)
+    full, rest = divmod(total - 21 - 10, 16)
     assert full >= 2
     last = [] if rest == 0 else [rest] if rest < 10 else [5] * (rest // 5 - 1) + [5 + rest % 5]
-    assert [size for size in sizes if size] == [5, 5, 6, 5] + [5, 5, 6] * full + last
+    unstamped = [5, 5, 5, 6]  # a page of 10, then the other 11 (pieces of 5 and 6)
+    assert [size for size in sizes if size] == unstamped + [5, 5] + [5, 5, 6] * full + last
