@@ -111,6 +111,23 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
+def _ready(
+    readers: list[int], writers: list[int], timeout: float | None
+) -> tuple[set[int], set[int]]:
+    """The descriptors ready to read and to write; ``poll``, not ``select``: a server with
+    a thousand sockets open hands out pipe descriptors that ``select`` cannot watch."""
+    poller = select.poll()
+    for fd in readers:
+        poller.register(fd, select.POLLIN)
+    for fd in writers:
+        poller.register(fd, select.POLLOUT)
+    events = poller.poll(None if timeout is None else timeout * 1000)
+    gone = select.POLLHUP | select.POLLERR | select.POLLNVAL
+    readable = {fd for fd, ev in events if ev & (select.POLLIN | gone) and fd in readers}
+    writable = {fd for fd, ev in events if ev & (select.POLLOUT | gone) and fd in writers}
+    return readable, writable
+
+
 def _watch_parent(parent: int) -> None:
     while os.getppid() == parent:
         time.sleep(0.5)
@@ -230,7 +247,7 @@ class ForkedWorkers:
                 worker.outbox += _HEADER.pack(_STOP, 0)
         while any(w.alive and w.outbox for w in self._workers) and time.monotonic() < deadline:
             writers = [w.tasks for w in self._workers if w.alive and w.outbox]
-            _, writable, _ = select.select([], writers, [], 0.05)
+            _, writable = _ready([], writers, 0.05)
             for worker in self._workers:
                 if worker.tasks in writable:
                     self._flush(worker)
@@ -310,7 +327,7 @@ class ForkedWorkers:
             writers = [w.tasks for w in self._workers if w.alive and w.outbox]
             if not readers and not writers:
                 return False
-            readable, writable, _ = select.select(readers, writers, [], timeout if block else 0)
+            readable, writable = _ready(readers, writers, timeout if block else 0)
             for worker in self._workers:
                 if worker.tasks in writable:
                     self._flush(worker)

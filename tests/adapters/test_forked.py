@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import time
 from collections.abc import Iterator
@@ -171,3 +172,21 @@ def test_workers_told_to_leave_do_so_although_a_later_fork_holds_their_pipes() -
         first.close()
         second.close()
     assert second.exit_codes == [0]
+
+
+def test_pipes_past_descriptor_1024_work(tmp_path: Path) -> None:
+    """A busy server holds over a thousand sockets; ``select`` could not watch the pipes."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    assert hard >= 2048, "the machine must allow 2,048 open files for this test"
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 2048), hard))
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        pool = ForkedWorkers(1)
+        try:
+            assert pool.submit(_echo, "王芳").result(timeout=30) == "王芳"
+        finally:
+            pool.close()
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
