@@ -309,10 +309,16 @@ class ForkedWorkers:
     def take_back(self, job: Job) -> bool:
         """Claim ``job`` for the parent if no worker has started it."""
         slot = job.seq % _SLOTS
-        with self._lock:
+        # Bounded: a worker killed inside its claim (a few instructions) would hold the lock
+        # for ever; the job then stays the worker's, whose death ``pump`` notices.
+        if not self._lock.acquire(timeout=5.0):
+            return False
+        try:
             if self._claims[slot] != _FREE:
                 return False
             self._claims[slot] = _PARENT
+        finally:
+            self._lock.release()
         for worker in self._workers:
             worker.held.pop(job.seq, None)
         return True
