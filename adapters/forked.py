@@ -212,9 +212,11 @@ class ForkedWorkers:
             # slower. The parent's own state is left as it was (a sync freezes its heap too).
             frozen = gc.get_freeze_count() > 0
             gc.freeze()
-            pid = os.fork()
-            if pid != 0 and not frozen:
-                gc.unfreeze()
+            try:
+                pid = os.fork()
+            finally:
+                if not frozen and os.getpid() == parent:  # the parent, forked or not
+                    gc.unfreeze()
             if pid == 0:  # the worker: keep its own two ends, nothing of its siblings'
                 code = 0
                 try:

@@ -192,7 +192,10 @@ class PageMapper:
             return None
 
     def _give_up(self, exc: BaseException) -> None:
-        log.warning("%s worker unavailable (%s); mapping inline", self.label, type(exc).__name__)
+        if not self._broken:  # once: the pieces still queued fail the same way after it
+            log.warning(
+                "%s worker unavailable (%s); mapping inline", self.label, type(exc).__name__
+            )
         self._broken = True
         self.close()
 
