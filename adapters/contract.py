@@ -14,7 +14,7 @@ shared contract test in ``tests/adapters/test_contract.py`` runs over all of the
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -88,6 +88,16 @@ class Stream(abc.ABC):
     name: ClassVar[str]
     primary_key: ClassVar[tuple[str, ...]]
     cursor_field: ClassVar[str | None] = None
+    #: Set by ``sync_adapter`` for one ``extract`` when another stream follows: a stream that
+    #: knows when it has read its last record calls it then, before handing the last records
+    #: on, and the next stream is told to ``prefetch``. Calling it is optional; it never raises.
+    on_read_all: Callable[[], None] | None = None
+
+    def prefetch(self, cursor: Mapping[str, Any]) -> None:  # noqa: B027
+        """A hint that ``extract(cursor)`` comes next, while the stream before this one is
+        still being stored: a stream with a mapping worker may start reading, so the worker
+        has work across the boundary. ``extract`` with any other cursor ignores what was read.
+        Default: nothing."""
 
     @abc.abstractmethod
     def extract(self, cursor: Mapping[str, Any]) -> Iterator[Extracted | Flush]:

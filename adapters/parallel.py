@@ -250,13 +250,25 @@ class Ahead:
         self._queue: deque[tuple[list[Extracted], Future[list[Result]] | None]] = deque()
         self._current: tuple[Extracted, Result] | None = None
 
-    def put(self, items: list[Extracted]) -> Iterator[Extracted]:
-        """Queue a page; yields the records whose turn has come."""
+    def queue(self, items: list[Extracted]) -> None:
+        """Send a page's pieces to the worker without handing anything on (a prefetch)."""
         for piece in pieces(items, self.size):
             raws = [item.raw for item in piece]
             keys = [item.source_key for item in piece]
             future = self.mapper.map_page(self.map_fn, raws, self.encode, keys)
             self._queue.append((piece, future))
+
+    def abandon(self) -> None:
+        """Drop what is queued (a prefetch nobody will use), taking back what the worker has
+        not started."""
+        for _, future in self._queue:
+            if future is not None:
+                future.cancel()
+        self._queue.clear()
+
+    def put(self, items: list[Extracted]) -> Iterator[Extracted]:
+        """Queue a page; yields the records whose turn has come."""
+        self.queue(items)
         queue = self._queue
         while queue and (len(queue) > self.depth or queue[0][1] is None):
             yield from self._handed(*queue.popleft())

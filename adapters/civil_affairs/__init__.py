@@ -49,6 +49,8 @@ class CivilAffairsAdapter(Adapter):
         return True, None
 
     def close(self) -> None:
+        for stream in self._streams:
+            stream.drop_prefetch()  # read by a sync that ended: never continued by the next
         self.mapper.close()
         self.client.close()
 

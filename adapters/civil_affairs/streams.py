@@ -130,6 +130,7 @@ class CivilAffairsStream(Stream):
         self.client = client
         self.mapper = mapper
         self._ahead: Ahead | None = None
+        self._prefetched: tuple[dict[str, Any], Ahead, Iterator[list[Extracted]]] | None = None
         self._mapper = MAPPERS[self.name]
         selected = [
             f"CAST({c} AS VARCHAR(40)) AS {c}" if c in TYPED_COLUMNS else c for c in self.columns
@@ -145,15 +146,51 @@ class CivilAffairsStream(Stream):
         """Records after ``cursor``; pieces of pages are mapped (and encoded for the store)
         in workers while the piece before them is stored (``parallel.Ahead``), so the worker
         stays busy while this process reads on."""
-        ahead = self._ahead = Ahead(self.mapper, self._mapper, self.map_chunk, encode=True)
+        ahead, pages = self._started(cursor)
+        self._ahead = ahead
         try:
-            for items in self._pages(cursor):
+            for items in pages:
                 yield from ahead.put(items)
+            if self.on_read_all is not None:
+                self.on_read_all()  # the next table starts reading while this one is stored
         except SourceUnavailable:
             # Pages read before the failure are complete: let the engine store them.
             yield from ahead.drain()
             raise
         yield from ahead.drain()
+
+    def prefetch(self, cursor: Mapping[str, Any]) -> None:
+        """Read this table's first page and send its pieces to the worker now, while the
+        table before is stored: at each table boundary the worker otherwise idled ~30–45 ms
+        (the last pieces stored, the checkpoint committed, this table's first page read)."""
+        self.drop_prefetch()
+        ahead = Ahead(self.mapper, self._mapper, self.map_chunk, encode=True)
+        pages = self._pages(cursor)
+        try:
+            for _ in range(2):  # the first page is two pieces (``_page_sizes``)
+                items = next((p for p in pages if p), None)  # skips an empty unstamped page
+                if items is None:
+                    break
+                ahead.queue(items)
+        except BaseException:
+            ahead.abandon()  # a failed read leaves nothing behind: ``extract`` starts afresh
+            raise
+        self._prefetched = (dict(cursor), ahead, pages)
+
+    def drop_prefetch(self) -> None:
+        """Forget a prefetch (the adapter is closing)."""
+        if self._prefetched is not None:
+            self._prefetched[1].abandon()
+            self._prefetched = None
+
+    def _started(self, cursor: Mapping[str, Any]) -> tuple[Ahead, Iterator[list[Extracted]]]:
+        """The pipeline and the pages for ``cursor``: the prefetched ones if they start there."""
+        prefetched, self._prefetched = self._prefetched, None
+        if prefetched is not None and prefetched[0] == dict(cursor):
+            return prefetched[1], prefetched[2]
+        if prefetched is not None:
+            prefetched[1].abandon()
+        return Ahead(self.mapper, self._mapper, self.map_chunk, encode=True), self._pages(cursor)
 
     def _pages(self, cursor: Mapping[str, Any]) -> Iterator[list[Extracted]]:
         """The keyset pages, rows decoded, each row with the cursor just after it — handed

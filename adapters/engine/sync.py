@@ -8,9 +8,11 @@ row that also proves no other run moved the cursor meanwhile.
 from __future__ import annotations
 
 import hashlib
+import logging
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, text, update
@@ -47,6 +49,8 @@ __all__ = [
     "sync_adapter",
     "sync_stream",
 ]
+
+log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[SyncReport], None]
 SYNC_ACTOR = "gridhub-sync"
@@ -215,22 +219,43 @@ def sync_adapter(
     progress: ProgressCallback | None = None,
     max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
 ) -> list[SyncReport]:
-    """Sync every stream (or the named ones) of an adapter, closing it afterwards."""
+    """Sync every stream (or the named ones) of an adapter, closing it afterwards.
+
+    One after the other; while one is being stored the next may start reading
+    (``Stream.on_read_all`` → ``Stream.prefetch``), so a mapping worker is not left idle
+    between them.
+    """
     try:
         chosen = [adapter.stream(n) for n in streams] if streams else list(adapter.streams())
-        return [
-            sync_stream(
-                adapter,
-                s,
-                sessions,
-                checkpoint_every=checkpoint_every,
-                progress=progress,
-                max_record_bytes=max_record_bytes,
-            )
-            for s in chosen
-        ]
+        reports = []
+        for s, following in zip(chosen, [*chosen[1:], None], strict=True):
+            if following is not None:
+                s.on_read_all = partial(_prefetch, sessions, adapter.name, following)
+            try:
+                reports.append(
+                    sync_stream(
+                        adapter,
+                        s,
+                        sessions,
+                        checkpoint_every=checkpoint_every,
+                        progress=progress,
+                        max_record_bytes=max_record_bytes,
+                    )
+                )
+            finally:
+                s.on_read_all = None
+        return reports
     finally:
         adapter.close()
+
+
+def _prefetch(sessions: sessionmaker[Session], source: str, stream: Stream) -> None:
+    """Tell ``stream`` where it will start; only a hint, so a failure here is logged and
+    left to the stream's own sync, which reads its cursor again and reports any error."""
+    try:
+        stream.prefetch(load_cursor(sessions, source, stream.name))
+    except Exception as exc:
+        log.warning("prefetch of %s/%s skipped (%s)", source, stream.name, type(exc).__name__)
 
 
 def _commit_checkpoint(
