@@ -164,8 +164,7 @@ class CivilAffairsStream(Stream):
         table before is stored: at each table boundary the worker otherwise idled ~30–45 ms
         (the last pieces stored, the checkpoint committed, this table's first page read)."""
         self.drop_prefetch()
-        ahead = Ahead(self.mapper, self._mapper, self.map_chunk, encode=True)
-        pages = self._pages(cursor)
+        ahead, pages = self._new_ahead(), self._pages(cursor)
         try:
             for _ in range(2):  # the first page is two pieces (``_page_sizes``)
                 items = next((p for p in pages if p), None)  # skips an empty unstamped page
@@ -190,7 +189,10 @@ class CivilAffairsStream(Stream):
             return prefetched[1], prefetched[2]
         if prefetched is not None:
             prefetched[1].abandon()
-        return Ahead(self.mapper, self._mapper, self.map_chunk, encode=True), self._pages(cursor)
+        return self._new_ahead(), self._pages(cursor)
+
+    def _new_ahead(self) -> Ahead:
+        return Ahead(self.mapper, self._mapper, self.map_chunk, encode=True)
 
     def _pages(self, cursor: Mapping[str, Any]) -> Iterator[list[Extracted]]:
         """The keyset pages, rows decoded, each row with the cursor just after it — handed
