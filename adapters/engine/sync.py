@@ -322,17 +322,21 @@ def _commit_checkpoint(
                 }
             ],
         )
+        analyze = _analysis_due(session)
     report.received += pending.received
     report.inserted += inserted
     report.updated += updated
     report.unchanged += unchanged
     report.quarantined += len(pending.rejected)
     report.checkpoints += 1
-    _refresh_statistics(sessions)
+    if analyze:  # after the commit: ANALYZE must not hold the stream's row lock
+        with sessions() as session:
+            session.execute(_ANALYZE)
+            session.commit()
 
 
-def _refresh_statistics(sessions: sessionmaker[Session]) -> None:
-    """Keep PostgreSQL's planner statistics in step with a table that is filling up fast.
+def _analysis_due(session: Session) -> bool:
+    """Whether PostgreSQL's planner statistics need refreshing for a table filling up fast.
 
     On a young ``source_record`` table the planner has no statistics, uses the unique index
     only on (source, stream) and filters ``source_key`` row by row: every checkpoint's lookup
@@ -344,16 +348,13 @@ def _refresh_statistics(sessions: sessionmaker[Session]) -> None:
     sync: a third of the database's CPU.) Only the columns the engine's and the resolver's
     lookups filter on are analyzed: statistics of the JSON payloads cost most of a full
     ANALYZE (each sampled value detoasted and compared) and no plan here uses them;
-    autovacuum still analyzes the whole table in its own time.
+    autovacuum still analyzes the whole table in its own time. Asked inside the checkpoint's
+    transaction (no session of its own per checkpoint); the ANALYZE runs after the commit.
     """
-    with sessions() as session:
-        if session.get_bind().dialect.name != "postgresql":
-            return
-        analyzed, now = session.execute(_PAGES).one()
-        if now < 2 * max(analyzed, 1):
-            return
-        session.execute(_ANALYZE)
-        session.commit()
+    if session.get_bind().dialect.name != "postgresql":
+        return False
+    analyzed, now = session.execute(_PAGES).one()
+    return bool(now >= 2 * max(analyzed, 1))
 
 
 def _lock_state(session: Session, source: str, stream: str) -> tuple[dict[str, Any], str | None]:
