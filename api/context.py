@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.config import ApiConfig, HubSettings
-from api.held import release
+from api.held import held, release
 from api.policy import Policy
 from audit.buffered import BufferedAppender
 from canonical_model.store import make_engine, session_factory
@@ -213,7 +213,10 @@ class Hub:
         if engine is not None:
             sessions = session_factory(engine)
         assert sessions is not None
-        durable_sessions = sessionmaker(sessions.kw["bind"], expire_on_commit=False)
+        bind = sessions.kw["bind"]
+        if isinstance(bind, Engine) and bind.dialect.name == "postgresql":
+            held(bind, active=config.db_active_reads)  # REST's plain reads (``api.held``)
+        durable_sessions = sessionmaker(bind, expire_on_commit=False)
         event.listen(durable_sessions, "after_begin", _durable_begin)
         ring = KeyRing(
             settings.keys_dir,

@@ -47,7 +47,8 @@ class PersonReader:
     Connections: at most ``keep`` idle autocommit connections are held between calls
     (:class:`api.held.HeldConnections`, as REST's plain reads hold theirs; taken from the
     hub's pool, so they count against it). The default keeps half the pool, leaving the rest
-    to the other services' calls. :meth:`close` hands them back (server stop).
+    to the other services' calls. At most ``hub.config.db_active_reads`` reads run at once
+    (``api.held``). :meth:`close` hands them back (server stop).
     """
 
     def __init__(self, hub: Hub, *, keep: int | None = None) -> None:
@@ -55,7 +56,9 @@ class PersonReader:
         self.policy: Policy = hub.policy
         self.engine: Engine = hub.sessions.kw["bind"]
         self.connections = HeldConnections(
-            self.engine, keep=max(1, hub.config.db_pool_size // 2) if keep is None else keep
+            self.engine,
+            keep=max(1, hub.config.db_pool_size // 2) if keep is None else keep,
+            active=hub.config.db_active_reads,
         )
 
     @staticmethod

@@ -1,8 +1,8 @@
 """The servers under test, started as their own processes by ``bench.api``.
 
-They are built and run exactly as ``gridhub serve`` builds and runs them (settings from
-``GRIDHUB_*``; uvicorn through :func:`gridhub.cli.serve.run_api`, the start-up heap frozen
-as there), with one benchmark-only switch the CLI does not have:
+They are built and run exactly as ``gridhub serve`` builds and runs them (settings and
+serving knobs from ``GRIDHUB_*``; uvicorn through :func:`gridhub.cli.serve.run_api`, the
+start-up heap frozen as there), with one benchmark-only switch the CLI does not have:
 ``GRIDHUB_BENCH_LOG_READS=0`` turns the read log off, to measure what logging costs. Nothing
 else differs.
 """
@@ -25,22 +25,22 @@ def _log_reads() -> bool:
 
 def make_app() -> FastAPI:
     """uvicorn factory: one app per worker process."""
-    from api import ApiConfig, create_app
-    from gridhub.cli.serve import settle_heap
+    from api import create_app
+    from gridhub.cli.serve import api_config, settle_heap
     from gridhub.settings import Settings
 
-    made = create_app(Settings(), ApiConfig(), log_reads=_log_reads())
+    made = create_app(Settings(), api_config(), log_reads=_log_reads())
     settle_heap()
     return made
 
 
 def serve_grpc(port: int, threads: int, reuse_port: bool, own_port: int | None = None) -> None:
-    from api import ApiConfig, Hub
-    from gridhub.cli.serve import settle_heap
+    from api import Hub
+    from gridhub.cli.serve import api_config, settle_heap
     from gridhub.settings import Settings
     from grpc_api import build_server
 
-    hub = Hub.from_settings(Settings(), ApiConfig(), log_reads=_log_reads())
+    hub = Hub.from_settings(Settings(), api_config(), log_reads=_log_reads())
     settle_heap()  # as `gridhub serve grpc` does: no full-collection pauses over start-up objects
     also = () if own_port is None else (f"127.0.0.1:{own_port}",)
     running = build_server(

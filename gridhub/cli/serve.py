@@ -11,6 +11,7 @@ lines (``gridhub.api.access``) with the route template instead.
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -19,7 +20,7 @@ import typer
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-    from api import Hub
+    from api import ApiConfig, Hub
 
 app = typer.Typer(
     help="Serve the REST API (grid workers, auditors) and gRPC (other platforms).",
@@ -50,6 +51,17 @@ WorkersOption = Annotated[
     ),
 ]
 """Shared by the serving commands that can run several processes."""
+DbReadsOption = Annotated[
+    int | None,
+    typer.Option(
+        "--db-reads",
+        min=1,
+        max=1024,
+        help="Plain reads (a person, a search, GetPerson) running on PostgreSQL at once per "
+        "process; more wait their turn. Raise it with the database's cores. Default 2.",
+        envvar="GRIDHUB_DB_ACTIVE_READS",
+    ),
+]
 
 
 def default_workers(database_url: str) -> int:
@@ -82,16 +94,29 @@ def _configure_logging(level: str) -> None:
         )
 
 
-def make_api() -> FastAPI:
-    """uvicorn's factory (``--workers`` needs an import string): one app per worker process."""
+def api_config() -> ApiConfig:
+    """The serving knobs the commands pass to their worker processes through the environment
+    (each worker is a fresh interpreter that reads them here)."""
     import os
 
-    from api import ApiConfig, create_app
+    from api import ApiConfig
+
+    durable = os.environ.get("GRIDHUB_DURABLE_READ_LOGS", "").lower() in {"1", "true", "yes"}
+    config = ApiConfig(durable_read_logs=durable)
+    if reads := os.environ.get("GRIDHUB_DB_ACTIVE_READS"):
+        config = replace(config, db_active_reads=int(reads))
+    if streams := os.environ.get("GRIDHUB_GRPC_STREAMS"):
+        config = replace(config, grpc_streams=int(streams))
+    return config
+
+
+def make_api() -> FastAPI:
+    """uvicorn's factory (``--workers`` needs an import string): one app per worker process."""
+    from api import create_app
     from gridhub.settings import get_settings
 
     _configure_logging(get_settings().log_level)
-    durable = os.environ.get("GRIDHUB_DURABLE_READ_LOGS", "").lower() in {"1", "true", "yes"}
-    made = create_app(get_settings(), ApiConfig(durable_read_logs=durable))
+    made = create_app(get_settings(), api_config())
     settle_heap()
     return made
 
@@ -102,6 +127,7 @@ def api(
     port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 8000,
     workers: WorkersOption = None,
     durable_read_logs: DurableOption = False,
+    db_reads: DbReadsOption = None,
     tls_cert: TlsCert = None,
     tls_key: TlsKey = None,
     log_level: Annotated[str, typer.Option("--log-level")] = "info",
@@ -117,6 +143,8 @@ def api(
         typer.echo("warning: serving plain HTTP beyond loopback; put TLS in front", err=True)
     if durable_read_logs:
         os.environ["GRIDHUB_DURABLE_READ_LOGS"] = "1"  # read by make_api in every worker
+    if db_reads is not None:
+        os.environ["GRIDHUB_DB_ACTIVE_READS"] = str(db_reads)  # likewise
     run_api(
         "gridhub.cli.serve:make_api",
         host=host,
@@ -203,6 +231,7 @@ def grpc(
         bool, typer.Option("--allow-insecure", help="Plain TCP beyond loopback.")
     ] = False,
     durable_read_logs: DurableOption = False,
+    db_reads: DbReadsOption = None,
 ) -> None:
     """Run the gRPC services (health checking and reflection included) until SIGINT/SIGTERM."""
     import os
@@ -229,6 +258,8 @@ def grpc(
         os.environ["GRIDHUB_DURABLE_READ_LOGS"] = "1"  # read by make_grpc_hub in each process
     if streams is not None:
         os.environ["GRIDHUB_GRPC_STREAMS"] = str(streams)  # likewise
+    if db_reads is not None:
+        os.environ["GRIDHUB_DB_ACTIVE_READS"] = str(db_reads)  # likewise
     mode = "mTLS" if client_ca else ("TLS" if tls else "plain")
 
     own = "" if worker_ports is None else f"; own ports {worker_ports}-{worker_ports + workers - 1}"
@@ -251,18 +282,10 @@ def grpc(
 
 def make_grpc_hub() -> Hub:
     """One gRPC process's hub: each ``--workers`` process builds its own."""
-    import os
-    from dataclasses import replace
-
-    from api import ApiConfig, Hub
+    from api import Hub
     from gridhub.settings import get_settings
 
-    durable = os.environ.get("GRIDHUB_DURABLE_READ_LOGS", "").lower() in {"1", "true", "yes"}
-    streams = os.environ.get("GRIDHUB_GRPC_STREAMS")
-    config = ApiConfig(durable_read_logs=durable)
-    if streams:
-        config = replace(config, grpc_streams=int(streams))
-    hub = Hub.from_settings(get_settings(), config)
+    hub = Hub.from_settings(get_settings(), api_config())
     settle_heap()
     return hub
 
@@ -280,6 +303,7 @@ def settle_heap() -> None:
 
 __all__ = [
     "WorkersOption",
+    "api_config",
     "app",
     "default_workers",
     "make_api",
