@@ -18,6 +18,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -102,13 +103,14 @@ class Dispatcher:
     """Builds the handlers of one service around its implementation object.
 
     Streams take one of ``hub.config.grpc_streams`` slots for their life, authenticated
-    first (an unauthenticated caller holds nothing); the server has a handler thread for
-    each slot beside those of the unary calls (``grpc_api.server``).
+    first (an unauthenticated caller holds nothing), and run on ``stream_pool`` — a thread
+    per slot, apart from the unary calls' (``grpc_api.server``) — when one is given.
     """
 
-    def __init__(self, hub: Hub) -> None:
+    def __init__(self, hub: Hub, *, stream_pool: ThreadPoolExecutor | None = None) -> None:
         self.hub = hub
         self._streams = threading.BoundedSemaphore(hub.config.grpc_streams)
+        self.stream_pool = stream_pool
 
     @contextmanager
     def _stream_slot(self) -> Iterator[None]:
@@ -215,6 +217,14 @@ class Dispatcher:
 
         return handler
 
+    def _on_stream_pool(self, behavior: Callable[..., Any]) -> Callable[..., Any]:
+        """grpcio runs a behavior carrying ``experimental_thread_pool`` on that pool instead of
+        the server's (``grpc._server._select_thread_pool_for_behavior``; a grpcio without it
+        ignores the attribute and runs the stream on the server's threads, as before)."""
+        if self.stream_pool is not None:
+            behavior.experimental_thread_pool = self.stream_pool  # type: ignore[attr-defined]
+        return behavior
+
     def register(self, server: Any, service: ServiceDescriptor, impl: object) -> None:
         handlers: dict[str, Any] = {}
         for method in service.methods:
@@ -224,13 +234,13 @@ class Dispatcher:
             operation = f"{service.name}.{method.name}"
             if method.client_streaming and not method.server_streaming:
                 handlers[method.name] = grpc.stream_unary_rpc_method_handler(
-                    self.client_stream(operation, fn),
+                    self._on_stream_pool(self.client_stream(operation, fn)),
                     request_deserializer=request,
                     response_serializer=respond,
                 )
             elif method.server_streaming and not method.client_streaming:
                 handlers[method.name] = grpc.unary_stream_rpc_method_handler(
-                    self.server_stream(operation, fn),
+                    self._on_stream_pool(self.server_stream(operation, fn)),
                     request_deserializer=request,
                     response_serializer=respond,
                 )

@@ -7,6 +7,7 @@ its whole life. Without a bound, as many subscribers as ``--threads`` would leav
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -25,6 +26,7 @@ from grpc_api.gen.gridhub.v1 import (
     person_pb2,
     person_pb2_grpc,
 )
+from grpc_api.services import EventService, PersonService
 from tests.api.district import Seeded, Settings, Tokens, grpc_auth
 
 
@@ -96,3 +98,36 @@ def _try_subscribe(stub: Any, token: str) -> Any:
         return _subscribe(stub, token)
     except grpc.RpcError as exc:
         return exc.code()
+
+
+def test_streams_run_on_their_own_threads_and_unary_calls_on_the_servers(
+    two_slots: Hub, tokens: Tokens, seeded: Seeded, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server's threads are the unary calls' alone (``--threads``): a stream's handler runs
+    on the stream pool, so neither can be starved by the other and unary calls do not run on
+    more threads than asked for."""
+    ran: dict[str, str] = {}
+
+    def recording(cls: type, name: str) -> None:
+        original = getattr(cls, name)
+
+        def wrapper(self: Any, request: Any, call: Any) -> Any:
+            ran[name] = threading.current_thread().name
+            return original(self, request, call)
+
+        monkeypatch.setattr(cls, name, wrapper)
+
+    recording(EventService, "SubscribeEvents")
+    recording(PersonService, "GetPerson")
+    running = build_server(two_slots, "127.0.0.1:0", max_workers=1)
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+            stream = _subscribe(event_pb2_grpc.EventServiceStub(channel), tokens.w1)
+            person_pb2_grpc.PersonServiceStub(channel).GetPerson(
+                person_pb2.GetPersonRequest(uid=seeded.p1), metadata=grpc_auth(tokens.w1)
+            )
+            stream.cancel()
+    finally:
+        running.stop(0)
+    assert ran["SubscribeEvents"].startswith("grpc-stream_")
+    assert ran["GetPerson"].startswith("grpc_")
