@@ -106,6 +106,11 @@ class ApiConfig:
     event_gap_grace_seconds: float = 2.0
     """How long a subscription waits for a lower event id still being committed."""
 
+    def __post_init__(self) -> None:
+        if self.db_active_reads is not None and self.db_active_reads < 1:
+            # 0 would make every plain read wait forever, a hang rather than an error
+            raise ValueError("db_active_reads must be at least 1 (None: no bound)")
+
 
 __all__ = [
     "DEFAULT_PAGE",

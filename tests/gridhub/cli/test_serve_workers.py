@@ -44,3 +44,10 @@ def test_db_reads_must_be_at_least_one() -> None:
     result = CliRunner().invoke(cli, ["serve", "grpc", "--db-reads", "0"])
     assert result.exit_code == 2
     assert "--db-reads" in result.output
+
+
+def test_no_read_slots_is_refused_at_start_not_a_hang(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--db-reads`` refuses 0; the variable set by hand is checked when a worker starts."""
+    monkeypatch.setenv("GRIDHUB_DB_ACTIVE_READS", "0")
+    with pytest.raises(ValueError, match="db_active_reads must be at least 1"):
+        api_config()
