@@ -215,6 +215,11 @@ def pieces(items: list[Extracted], size: int) -> list[list[Extracted]]:
     return [items[i : i + step] for i in range(0, len(items), step)]
 
 
+def _inputs(piece: list[Extracted]) -> tuple[list[Mapping[str, Any] | bytes], list[str | None]]:
+    """What a piece is mapped from, in the worker or here: its raws and their source keys."""
+    return [item.raw for item in piece], [item.source_key for item in piece]
+
+
 class Ahead:
     """Records mapped ahead in pieces and handed back in order, each with its result.
 
@@ -253,8 +258,7 @@ class Ahead:
     def queue(self, items: list[Extracted]) -> None:
         """Send a page's pieces to the worker without handing anything on (a prefetch)."""
         for piece in pieces(items, self.size):
-            raws = [item.raw for item in piece]
-            keys = [item.source_key for item in piece]
+            raws, keys = _inputs(piece)
             future = self.mapper.map_page(self.map_fn, raws, self.encode, keys)
             self._queue.append((piece, future))
 
@@ -292,8 +296,7 @@ class Ahead:
                 continue  # inline, or mapped already: nothing to take
             if not future.cancel():
                 continue  # a worker has started it (with several, not always in order)
-            raws = [item.raw for item in piece]
-            keys = [item.source_key for item in piece]
+            raws, keys = _inputs(piece)
             taken: Future[list[Result]] = Future()
             taken.set_result(map_records(self.map_fn, raws, self.encode, keys))
             queue[at] = (piece, taken)
