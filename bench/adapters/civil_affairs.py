@@ -157,6 +157,8 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
         so_far[report.stream] = report.received
         curve.append((sum(so_far.values()), me.memory_info().rss / 2**20))
 
+    postgres = spec["store_url"].startswith("postgresql")
+    database = harness.postgres_cpu() if postgres else {}
     started, cpu = time.perf_counter(), clock()
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     # One sync of every stream, as `gridhub sync civil_affairs` runs it: one connection and
@@ -166,6 +168,7 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
     )
     received = sum(r.received for r in reports)
     elapsed, cpu = time.perf_counter() - started, clock() - cpu
+    store_server = harness.postgres_cpu_since(database) if postgres else 0.0
     reaped = resource.getrusage(resource.RUSAGE_CHILDREN)  # sync_adapter closed the pool
     worker = reaped.ru_utime - kids.ru_utime + reaped.ru_stime - kids.ru_stime
     return {
@@ -176,6 +179,7 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
         "extract_cpu_s": spent["extract"] - spent["steal"],
         "map_cpu_s": spent["map"],
         "stolen_cpu_s": spent["steal"],
+        "store_server_cpu_s": store_server,
         "rss_curve": curve,
     }
 
@@ -208,6 +212,7 @@ def _measure(spec: dict[str, Any]) -> dict[str, Any]:
             ("map_stolen", stolen),
             ("map_worker", worker),
             ("engine", engine),
+            ("store_server", result["store_server_cpu_s"]),
         )
     }
     return result
@@ -390,6 +395,12 @@ def markdown(figures: list[dict[str, Any]]) -> str:
                 f"map of pieces taken from the worker {us.get('map_stolen', 0):.0f} + "
                 f"map in worker {us.get('map_worker', 0):.0f} + engine {us['engine']:.0f}"
             )
+            if us.get("store_server"):  # what the cores allow at best, PostgreSQL's work included
+                whole, cores = us["total_cpu"] + us["store_server"], f["machine"]["cores"]
+                detail += (
+                    f"; PostgreSQL's own {us['store_server']:.0f} (with it {whole:.0f}: "
+                    f"at most {cores * 1e6 / whole:,.0f}/s on {cores} cores)"
+                )
         elif "cpu_rate" in f:
             detail = f"{1e6 / f['cpu_rate']:.0f}"
             detail += f"; peak RSS {f['rss_peak_mb']} MiB" if "rss_peak_mb" in f else ""

@@ -78,6 +78,29 @@ def run_child(module: str, spec: dict[str, Any], memory: Memory) -> tuple[dict[s
     return result, peak
 
 
+def postgres_cpu() -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL process on this machine (backends and the
+    server's own writers), for ``postgres_cpu_since``."""
+    seen: dict[int, float] = {}
+    for proc in psutil.process_iter(["name"]):
+        if proc.info["name"] != "postgres":
+            continue
+        with suppress(psutil.Error):
+            times = proc.cpu_times()
+            seen[proc.pid] = times.user + times.system
+    return seen
+
+
+def postgres_cpu_since(before: dict[int, float]) -> float:
+    """CPU the PostgreSQL processes spent since ``before``: the database's share of a sync,
+    which the sync's own process times leave out (it works in its backends, and the WAL
+    writer and checkpointer flush what they wrote) — the store's, and the source's too where
+    that is PostgreSQL. Taken while the sync's connections are still open: a backend that
+    has exited is no longer counted, so the figure is a floor. Everything else on the
+    cluster counts too: run nothing beside it."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in postgres_cpu().items())
+
+
 def child_main(spec: str, body: Callable[[dict[str, Any]], dict[str, Any]]) -> int:
     """The child's side of ``run_child``: run ``body`` and print its result as the last line."""
     print(json.dumps(body(json.loads(spec))))

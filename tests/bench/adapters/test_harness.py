@@ -71,3 +71,21 @@ def test_a_sqlite_store_is_migrated_and_removed() -> None:
         path = url.removeprefix("sqlite:///")
         assert os.path.exists(path)
     assert not os.path.exists(path)
+
+
+def test_the_database_s_own_cpu_is_counted_from_its_processes() -> None:
+    """A sync's store works in PostgreSQL's processes, which the sync's own CPU times leave
+    out; the harness reads them from outside, the backend of an open connection included."""
+    import psycopg
+
+    from tests.support import postgres
+
+    postgres.ensure_running()
+    where = {"host": postgres.HOST, "port": postgres.PORT, "user": postgres.USER}
+    with psycopg.connect(dbname="postgres", autocommit=True, **where) as connection:
+        backend = connection.execute("SELECT pg_backend_pid()").fetchone()
+        before = harness.postgres_cpu()
+        assert backend is not None
+        connection.execute("SELECT count(*) FROM generate_series(1, 3000000)").fetchone()
+        assert backend[0] in harness.postgres_cpu()  # the work was done where we look
+        assert harness.postgres_cpu_since(before) > 0
