@@ -97,7 +97,8 @@ def postgres_cpu_since(before: dict[int, float]) -> float:
     writer and checkpointer flush what they wrote) — the store's, and the source's too where
     that is PostgreSQL. Taken while the sync's connections are still open: a backend that
     has exited is no longer counted, so the figure is a floor. Everything else on the
-    cluster counts too: run nothing beside it."""
+    cluster counts too: run nothing beside it. (``bench.api.harness.db_cpu_seconds`` counts
+    one database's backends only, which would leave out the writers' share.)"""
     return sum(cpu - before.get(pid, 0.0) for pid, cpu in postgres_cpu().items())
 
 
