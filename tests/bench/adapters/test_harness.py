@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 
 import psutil
+import psycopg
 import pytest
 from sqlalchemy import create_engine, inspect
 
 from bench.adapters import harness
+from tests.support import postgres
 
 
 def test_a_child_answers_and_its_peak_memory_is_seen_from_outside() -> None:
@@ -76,10 +78,6 @@ def test_a_sqlite_store_is_migrated_and_removed() -> None:
 def test_the_database_s_own_cpu_is_counted_from_its_processes() -> None:
     """A sync's store works in PostgreSQL's processes, which the sync's own CPU times leave
     out; the harness reads them from outside, the backend of an open connection included."""
-    import psycopg
-
-    from tests.support import postgres
-
     postgres.ensure_running()
     where = {"host": postgres.HOST, "port": postgres.PORT, "user": postgres.USER}
     with psycopg.connect(dbname="postgres", autocommit=True, **where) as connection:
