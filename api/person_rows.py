@@ -76,25 +76,37 @@ _T = """to_char(({}) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')""
 
 
 def person_cte_sql(
-    updated_at: str, uid: str, everything: str, scopes: str, *, materialized: bool = False
+    updated_at: str,
+    uid: str,
+    everything: str,
+    scopes: str,
+    *,
+    materialized: bool = False,
+    asked: str | None = None,
 ) -> str:
     """``WITH p AS (…)``: the person row, its addresses and merged-into uid, and ``shown``,
     SQL's grid-scope test, which every aggregate of :func:`person_aggregates_sql` waits on.
     ``updated_at`` is its select expression (with its alias); ``uid``, ``everything`` and
-    ``scopes`` are the parameter markers of the calling driver."""
+    ``scopes`` are the parameter markers of the calling driver.
+
+    ``asked``: a FROM item ``q`` of several reads at once, one row each, with a column ``n``
+    (``grpc_api.person_batch``); ``uid``, ``everything`` and ``scopes`` are then its columns,
+    ``p`` gains ``n``, and a read of no person has no row."""
+    source, where, n = "person p", f"\n  WHERE p.uid = {uid}", ""
+    if asked is not None:
+        source, where, n = f"{asked}\n  JOIN person p ON p.uid = {uid}", "", "q.n, "
     return f"""
 WITH p AS {"MATERIALIZED " if materialized else ""}(
-  SELECT p.id, p.uid, p.name, p.name_pinyin, p.resident_id, p.gender, p.birth_date, p.phone,
+  SELECT {n}p.id, p.uid, p.name, p.name_pinyin, p.resident_id, p.gender, p.birth_date, p.phone,
          p.grid_code, p.tags, p.flags, p.conflicts, p.status, {updated_at},
          ra.normalized AS residential, rg.normalized AS registered, m.uid AS merged_uid,
          ({everything} OR EXISTS (
             SELECT 1 FROM unnest({scopes}::text[]) AS s(code)
             WHERE starts_with(p.grid_code, s.code))) AS shown
-  FROM person p
+  FROM {source}
   LEFT JOIN address ra ON ra.id = p.residential_address_id
   LEFT JOIN address rg ON rg.id = p.registered_address_id
-  LEFT JOIN person m ON m.id = p.merged_into_id
-  WHERE p.uid = {uid}
+  LEFT JOIN person m ON m.id = p.merged_into_id{where}
 )"""
 
 

@@ -22,6 +22,7 @@ same data and requires equal messages and equal log entries.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -38,7 +39,9 @@ from api.redaction import PERSON_FIELDS, Redactor
 from grpc_api import convert
 from grpc_api.gen.gridhub.v1 import common_pb2, person_pb2
 from grpc_api.handlers import Call
-from grpc_api.person_sql import PersonJson, fetch_person
+from grpc_api.person_batch import GroupReads
+from grpc_api.person_sql import PersonJson, fetch_persons
+from identity import Principal
 
 
 class PersonReader:
@@ -47,11 +50,16 @@ class PersonReader:
     Connections: at most ``keep`` idle autocommit connections are held between calls
     (:class:`api.held.HeldConnections`, as REST's plain reads hold theirs; taken from the
     hub's pool, so they count against it). The default keeps half the pool, leaving the rest
-    to the other services' calls. At most ``hub.config.db_active_reads`` reads run at once
-    (``api.held``). :meth:`close` hands them back (server stop).
+    to the other services' calls. At most ``hub.config.db_active_reads`` statements run at
+    once (``api.held``). :meth:`close` hands them back (server stop).
+
+    Reads: the process's concurrent reads share statements, ``max_batch`` at most to one and
+    ``lanes`` statements at once (:class:`grpc_api.person_batch.GroupReads`).
     """
 
-    def __init__(self, hub: Hub, *, keep: int | None = None) -> None:
+    def __init__(
+        self, hub: Hub, *, keep: int | None = None, max_batch: int = 16, lanes: int = 1
+    ) -> None:
         self.hub = hub
         self.policy: Policy = hub.policy
         self.engine: Engine = hub.sessions.kw["bind"]
@@ -59,6 +67,9 @@ class PersonReader:
             self.engine,
             keep=max(1, hub.config.db_pool_size // 2) if keep is None else keep,
             active=hub.config.db_active_reads,
+        )
+        self.group: GroupReads[PersonJson] = GroupReads(
+            self._fetch_many, max_batch=max_batch, lanes=lanes
         )
 
     @staticmethod
@@ -104,6 +115,11 @@ class PersonReader:
         return _person(r, address, uid, rows, household)
 
     def _fetch(self, call: Call, uid: str) -> PersonJson | None:
+        """This read, in one statement with the reads waiting beside it
+        (:mod:`grpc_api.person_batch`)."""
+        return self.group.read(call.principal, uid)
+
+    def _fetch_many(self, asked: Sequence[tuple[Principal, str]]) -> list[PersonJson | None]:
         """One statement; once more on a fresh connection if the server dropped the held one
         (a restart): it wrote nothing and nothing was logged yet (as ``read_person`` does).
         A failed connection is closed, and its idle siblings with it when it was invalidated
@@ -111,7 +127,7 @@ class PersonReader:
         for attempt in (1, 2):
             try:
                 with self.connections.connection() as conn:
-                    return fetch_person(conn, call.principal, uid)
+                    return fetch_persons(conn, asked)
             except DBAPIError as exc:
                 if not exc.connection_invalidated or attempt == 2:
                     raise

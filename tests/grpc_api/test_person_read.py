@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import json
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 import grpc
 from api import ApiConfig, Hub
+from api.errors import NotFound
 from api.person_record import read_person
 from canonical_model import ExchangeLogEntry, Household, HouseholdMember, Person
-from grpc_api import RunningServer, convert
+from grpc_api import RunningServer, convert, person_sql
 from grpc_api.gen.gridhub.v1 import person_pb2, person_pb2_grpc
 from grpc_api.handlers import Call
 from grpc_api.person_read import PersonReader
@@ -147,6 +152,109 @@ def test_refusals_are_left_to_the_shared_path(
     finally:
         reader.close()
     assert logged_results(hub, "person.get") == []  # nothing logged: the shared path will
+
+
+def test_reads_grouped_in_one_statement_each_equal_the_shared_path(
+    hub: Hub, tokens: Tokens, seeded: Seeded
+) -> None:
+    """Callers of different scopes in one statement (``grpc_api.person_batch``): each sees
+    what it would alone, a person outside one caller's grid included, and an unknown uid is
+    that caller's 404 only."""
+    reader = PersonReader(hub)
+    asked = [  # (token, purpose, reveal, uid, correlation id)
+        ("w1", None, False, seeded.p1, "g-w1-p1"),
+        ("admin", "welfare_visit", True, seeded.p3, "g-admin-p3"),
+        ("w1", "welfare_visit", True, seeded.p2, "g-w1-p2"),
+        ("w4", None, False, seeded.p3, "g-w4-p3"),
+        ("w1", None, False, seeded.p3, "g-w1-p3"),  # outside w1's grid: the shared path's
+        ("w1", None, False, "01ZZZZZZZZZZZZZZZZZZZZZZZZ", "g-unknown"),
+    ]
+    run, statements = reader.group._run, []
+    release = threading.Event()
+
+    def held(reads: Any) -> Any:
+        statements.append(len(reads))
+        if len(statements) == 1:  # hold the first until the others wait behind it
+            assert release.wait(10)
+        return run(reads)
+
+    reader.group._run = held
+    results: dict[str, Any] = {}
+
+    def read(token: str, purpose: str | None, reveal: bool, uid: str, rid: str) -> None:
+        try:
+            results[rid] = reader.read(
+                _call(hub, getattr(tokens, token), purpose, rid), uid, reveal
+            )
+        except NotFound as exc:
+            results[rid] = exc
+
+    try:
+        with ThreadPoolExecutor(len(asked)) as pool:
+            pool.submit(read, *asked[0])
+            _until(lambda: statements == [1])
+            for n, ask in enumerate(asked[1:], 1):  # one at a time: they queue in this order
+                pool.submit(read, *ask)
+                _until(lambda n=n: len(reader.group._waiting) == n)  # type: ignore[misc]
+            release.set()
+    finally:
+        reader.close()
+    assert statements == [1, len(asked) - 1]  # the five behind the first went together
+    assert isinstance(results.pop("g-unknown"), NotFound)
+    assert results.pop("g-w1-p3") is None  # left to the shared path, which refuses it
+    for token, purpose, reveal, uid, rid in asked[:4]:
+        shared = _shared(hub, _call(hub, getattr(tokens, token), purpose, "s" + rid), uid, reveal)
+        assert results[rid] == shared, rid
+        assert _entry(hub, rid) == _entry(hub, "s" + rid), rid
+
+
+def test_each_read_of_a_statement_is_scoped_by_its_own_caller(
+    hub: Hub, tokens: Tokens, seeded: Seeded
+) -> None:
+    """SQL's scope test (defence in depth: Python's check decides) is per read: a person
+    outside one caller's grid brings none of its household, lineage, events or tasks for that
+    caller, even beside a caller who may see them."""
+    w1, w4, operator = (hub.verifier.verify(getattr(tokens, t)) for t in ("w1", "w4", "operator"))
+    unknown = "01ZZZZZZZZZZZZZZZZZZZZZZZZ"
+    asked = [(w1, seeded.p3), (w4, seeded.p3), (operator, seeded.p3), (w1, seeded.p1)]
+    reader = PersonReader(hub)
+    try:
+        with reader.connections.connection() as conn:
+            rows = person_sql.fetch_persons(conn, [*asked, (w1, unknown)])
+    finally:
+        reader.close()
+    *found, missing = rows
+    assert missing is None
+    assert [r.person[1] for r in found if r is not None] == [uid for _, uid in asked]
+    assert [r.person[17] for r in found if r is not None] == [False, True, True, True]
+    hidden = found[0]
+    assert hidden is not None
+    assert (hidden.household, hidden.lineage_and_sources, hidden.events, hidden.tasks) == (
+        (None,) * 4
+    )
+
+
+def _until(condition: Any) -> None:
+    deadline = time.monotonic() + 10
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.001)
+
+
+def test_the_grid_codes_literal_reaches_postgresql_as_they_were(hub: Hub) -> None:
+    """As the statement passes them (a literal in a JSON row, cast back to an array): quotes,
+    backslashes, commas and braces inside an element stay inside it."""
+    odd = ['a"b', "c\\d", "e,f", "{g}", "", "网格 1"]
+    rows = json.dumps([{"scopes": person_sql._array(odd)}], ensure_ascii=False)
+    with hub.sessions() as s:
+        back = s.execute(
+            text(
+                "SELECT CAST(q.scopes AS text[])"
+                " FROM json_to_recordset(CAST(:rows AS json)) AS q(scopes text)"
+            ),
+            {"rows": rows},
+        ).scalar_one()
+    assert back == odd
 
 
 def test_a_read_after_the_database_dropped_the_held_connections(
