@@ -42,7 +42,7 @@ _PREPARED = "gridhub.grpc.persons_prepared"  # key in the pooled connection's in
 #: caller's grid codes as an array literal (``_array``); ``n`` numbers them from 1. From JSON
 #: rather than ``unnest`` of arrays: PostgreSQL sizes an array parameter's ``unnest`` from
 #: the values, so no generic plan ever looked as cheap and every call was planned afresh
-#: (~0.4 ms of server CPU more a call, measured); ``json_to_recordset`` is sized alike
+#: (the database's CPU a call doubled, measured); ``json_to_recordset`` is sized alike
 #: either way, and the generic plan is kept after five calls as the single read's was.
 _ASKED = "json_to_recordset($1::json) AS q(n int, uid text, every boolean, scopes text)"
 
@@ -120,7 +120,7 @@ def fetch_persons(
     try:
         for i in range(result.ntuples):
             n, value = result.get_value(i, 0), result.get_value(i, 1)
-            if n is None or value is None:  # pragma: no cover - ordinality and arrays
+            if n is None or value is None:  # pragma: no cover - n is given, arrays are not NULL
                 raise ValueError("the persons statement returned NULL")
             found[int(n) - 1] = _person(value if encoding == "utf-8" else _utf8(value, encoding))
     finally:

@@ -10,6 +10,7 @@ from api import Hub
 from grpc_api import convert
 from grpc_api.handlers import Call
 from grpc_api.person_read import PersonReader, _stamp
+from grpc_api.person_sql import NAME, fetch_persons
 from tests.api.district import Seeded, Tokens
 
 
@@ -49,6 +50,27 @@ def test_a_session_that_lost_the_statement_prepares_it_again(
         reader.close()
     assert first is not None
     assert again == first
+
+
+@pytest.mark.integration
+def test_the_statement_keeps_a_generic_plan(hub: Hub, tokens: Tokens, seeded: Seeded) -> None:
+    """Planning this statement costs more than running it: after PostgreSQL's five custom
+    plans it must settle on the generic one, whatever the number of reads in a statement
+    (with ``unnest`` of array parameters it never did, and every call was planned afresh)."""
+    w1 = hub.verifier.verify(tokens.w1)
+    reader = PersonReader(hub, keep=1)
+    try:
+        with reader.connections.connection() as conn:
+            for n in range(12):
+                fetch_persons(conn, [(w1, seeded.p1)] * (1 + n % 4))
+            generic, custom = conn.exec_driver_sql(
+                "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
+                " WHERE name = %(name)s",
+                {"name": NAME.decode()},
+            ).one()
+    finally:
+        reader.close()
+    assert (generic, custom) == (7, 5)
 
 
 @pytest.fixture
