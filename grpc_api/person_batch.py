@@ -12,8 +12,9 @@ leads — it runs a statement for itself and whatever reads are waiting (at most
 ``max_batch``); a read arriving while ``lanes`` statements run waits. When a statement
 ends, its leader hands its lane to the oldest waiting read, which then leads the next one with
 everything that arrived meanwhile. So an idle server reads one person a statement with no
-added wait, and a busy one reads more per statement the busier it is. A read never waits for
-more than the statement running when it arrived plus its own.
+added wait, and a busy one reads more per statement the busier it is. While fewer than
+``max_batch`` reads wait (a process has 8 handler threads by default), a read waits for at
+most the statement running when it arrived, then its own.
 
 Failures: the statement's error (or a connection lost twice, see ``PersonReader``) is every
 read's of that statement — each caller answers it as it would its own.
@@ -59,7 +60,7 @@ class GroupReads(Generic[Result]):
         self._lock = threading.Lock()
         self._waiting: list[_Read[Result]] = []
         self._running = 0
-        #: Reads per statement so far (statements, reads): for tests and the benchmark.
+        #: Statements run and reads they served so far (tests, diagnosis).
         self.statements = 0
         self.reads = 0
 
