@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, fields
 
+from canonical_model.values._address_shapes import Shapes
 from canonical_model.values._address_tables import (
     ALNUM,
     ALSO_DISTRICT,
@@ -374,6 +375,10 @@ def _clean(value: str) -> str:
     return value.upper()
 
 
+#: Splits by shape (digits as holes): an address is scanned once per shape (``_address_shapes``).
+_SHAPES = Shapes(lambda s: _Scanner(s).run())
+
+
 def parse_address(text: str) -> AddressParts:
     """Split an address into parts.
 
@@ -387,7 +392,7 @@ def parse_address(text: str) -> AddressParts:
     s = _prepare(text)
     if not s:
         raise InvalidAddress("empty", "no address given")
-    found = _Scanner(s).run()
+    found = _SHAPES.split(s)
     if not found:
         raise InvalidAddress("unparseable", f"no address component in {len(s)} characters")
     return AddressParts(**found)
