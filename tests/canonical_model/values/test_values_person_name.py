@@ -13,7 +13,11 @@ from canonical_model.values import (
 )
 from canonical_model.values.person_name import (
     _HAN_ONLY,
+    _PLAIN_HAN,
     MAX_NAME_LENGTH,
+    _has_phrase,
+    _syllables,
+    _syllables_full,
     _without_typing_noise,
 )
 from simulators.district import District
@@ -192,3 +196,17 @@ def test_han_only_names_skip_the_character_checks_without_changing_the_result() 
     assert normalize_name("於乾昇") == "於乾昇"
     for typed in ("王　伟", "买买提•艾力", "Mary  Ann", "王伟1"):
         assert _HAN_ONLY.fullmatch(typed) is None  # these take the checking path
+
+
+def test_names_without_a_dictionary_phrase_read_as_pypinyin_reads_them() -> None:
+    """``_syllables`` joins per-character readings where no run of the name is a phrase of
+    pypinyin's dictionary; it must give what pypinyin's segmenter gives, name for name."""
+    names = {normalize_name(p.name) for p in District(persons=3000, seed=11).persons()}
+    names |= {"张红霞", "石英", "长孙无忌", "曾国藩", "单田芳", "〇", "𠀀明", "买买提·艾力", "Mary"}
+    # A phrase reads its characters otherwise than each alone: 重庆 chong, 长江 chang, 音乐 yue.
+    names |= {"李重庆", "王长江", "陈音乐", "赵朝阳", "吴会计"}
+    joined = [n for n in names if _PLAIN_HAN.fullmatch(n) and not _has_phrase(n)]
+    assert len(joined) > len(names) // 2  # the per-character path is the one under test
+    assert "张红霞" not in joined  # phrases take pypinyin's path
+    assert "石英" not in joined
+    assert [_syllables(n) for n in sorted(names)] == [_syllables_full(n) for n in sorted(names)]
