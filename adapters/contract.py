@@ -51,13 +51,16 @@ class Mapped:
     ``encoded`` is set only by a mapping worker that also encoded the record (payload JSON,
     content hash, canonical JSON, exactly as the engine would write them), so the sync
     process does not encode it again; payload and canonical are then those JSON texts, read
-    back only if something asks for them.
+    back only if something asks for them. ``canonical_text`` is set by a worker that encoded
+    the canonical fields only, because the payload is the record as received, which the
+    sync process encodes anyway for its exchange-log digest.
     """
 
     source_key: str
     payload: Mapping[str, Any]
     canonical: Mapping[str, Any]
     encoded: tuple[str, str, str] | None = None
+    canonical_text: str | None = None
 
 
 class RecordRejected(Exception):

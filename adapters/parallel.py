@@ -26,7 +26,7 @@ from typing import Any
 import msgspec
 
 from adapters.contract import Extracted, Mapped, RecordRejected
-from adapters.engine.encoding import encode_mapped, raw_bytes
+from adapters.engine.encoding import encode_canonical, encode_mapped, raw_bytes
 from adapters.forked import ForkedWorkers, WorkerFailed
 
 __all__ = [
@@ -43,7 +43,8 @@ log = logging.getLogger(__name__)
 
 #: Per record: ("ok", source_key, canonical), ("ok", source_key, canonical, payload) when the
 #: mapper parsed the payload itself (the record arrived as bytes), ("encoded", source_key,
-#: payload JSON, content hash, canonical JSON) when the worker encoded it too,
+#: payload JSON, content hash, canonical JSON) when the worker encoded it too, ("canonical",
+#: source_key, canonical JSON) when it encoded a record whose payload is the record itself,
 #: ("rejected", reason_code, reason, source_key), or ("error",) when the mapper raised —
 #: ``mapped`` then maps that record again inline.
 #: (A pipeline with its own worker function, as health's, may use other "ok" shapes.)
@@ -71,7 +72,11 @@ def map_records(
         result: Result
         try:
             m = map_fn(Extracted(raw=raw, cursor={}, source_key=keys[i] if keys else None))
-            if encode:
+            if encode and m.payload is raw and not isinstance(raw, bytes):
+                # The payload is the record as received, which the sync process encodes
+                # anyway for its exchange-log digest: only the canonical fields travel back.
+                result = ("canonical", m.source_key, encode_canonical(m.canonical))
+            elif encode:
                 result = ("encoded", m.source_key, *encode_mapped(m, raw, raw_bytes(raw)))
             elif isinstance(raw, bytes):  # parsed by the mapper: the payload travels back too
                 result = ("ok", m.source_key, dict(m.canonical), dict(m.payload))
@@ -130,6 +135,13 @@ def mapped(item: Extracted, result: Result | None, map_fn: MapFn) -> Mapped:
             payload=StoredJson(payload),
             canonical=StoredJson(canonical),
             encoded=(payload, digest, canonical),
+        )
+    if kind == "canonical" and not isinstance(item.raw, bytes):  # bytes: never this kind
+        return Mapped(
+            source_key=result[1],
+            payload=item.raw,
+            canonical=StoredJson(result[2]),
+            canonical_text=result[2],
         )
     if kind == "rejected":
         raise RecordRejected(result[1], result[2], source_key=result[3])

@@ -22,6 +22,7 @@ __all__ = [
     "Ready",
     "canonical_json",
     "content_hash",
+    "encode_canonical",
     "encode_mapped",
     "oversized",
     "prepare",
@@ -136,11 +137,21 @@ def encode_mapped(
     """
     encoded = received if mapped.payload is raw else canonical_json(mapped.payload)
     payload = encoded.decode("utf-8")
-    canonical = canonical_json(mapped.canonical).decode("utf-8")
     # Text, not bytes, from here on: JSON escapes a NUL the same way in both.
-    if _NUL in payload or _NUL in canonical:
+    if _NUL in payload:
         raise RecordRejected("encoding.nul", _NUL_REASON)
+    canonical = mapped.canonical_text
+    if canonical is None:
+        canonical = encode_canonical(mapped.canonical)
     return payload, _sha256(encoded).hexdigest(), canonical
+
+
+def encode_canonical(canonical: Mapping[str, Any]) -> str:
+    """The canonical fields' JSON as the store keeps it; ``RecordRejected`` for a NUL."""
+    text = canonical_json(canonical).decode("utf-8")
+    if _NUL in text:
+        raise RecordRejected("encoding.nul", _NUL_REASON)
+    return text
 
 
 def prepare(mapped: Mapped, raw: Mapping[str, Any] | bytes, received: bytes) -> Ready:

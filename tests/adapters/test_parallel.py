@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from adapters.contract import Extracted, Mapped, RecordRejected
-from adapters.engine.encoding import prepare
+from adapters.engine.encoding import prepare, raw_bytes
 from adapters.parallel import Ahead, PageMapper, map_records, mapped, pieces
 
 
@@ -198,6 +198,52 @@ def test_a_record_encoded_in_the_worker_is_stored_as_the_engine_would_store_it()
     assert "王伟" not in repr(from_worker.payload)
     with pytest.raises(RecordRejected) as nul:
         prepare(_map_bytes(Extracted(raw=raws[1], cursor={})), raws[1], raws[1])
+    assert nul.value.reason_code == "encoding.nul"
+
+
+def _map_keeping_the_row(item: Extracted) -> Mapped:
+    """A 民政-like mapper: the payload is the row itself; it marks the row it was given, as
+    a careless mapper might, and refuses a NUL in the canonical fields as the store does."""
+    raw = item.raw
+    assert isinstance(raw, dict)
+    raw["seen"] = True
+    return Mapped(source_key=str(raw["key"]), payload=raw, canonical={"name": raw["name"]})
+
+
+def test_a_row_kept_as_the_payload_comes_back_as_its_canonical_fields_alone() -> None:
+    """Only the canonical JSON travels back; the sync process stores the row as it received
+    it — payload text, content hash, NUL refusal — exactly as when it maps the row itself."""
+    rows = [
+        {"key": 1, "name": "王伟", "note": "户主"},
+        {"key": 2, "name": "李娜", "note": "a\u0000b"},  # NUL in the payload: the parent's
+        {"key": 3, "name": "a\u0000b", "note": ""},  # NUL in the canonical fields: the worker's
+    ]
+    sent = [dict(r) for r in rows]
+    pipeline = PageMapper(1, min_page=1, label="test")
+    try:
+        results = pipeline.results(pipeline.map_page(_map_keeping_the_row, sent, encode=True))
+    finally:
+        pipeline.close()
+    assert results is not None
+    assert [r[0] for r in results] == ["canonical", "canonical", "rejected"]
+    assert results[2][1] == "encoding.nul"
+    assert all(len(r) == 3 for r in results[:2])  # no payload text, no hash
+    raw = dict(rows[0])
+    received = raw_bytes(raw)
+    from_worker = mapped(Extracted(raw=raw, cursor={}), results[0], _map_keeping_the_row)
+    assert from_worker.payload is raw
+    stored = prepare(from_worker, raw, received)
+    # The engine's own path: the digest's encoding first, then the mapper on the same row.
+    row = dict(rows[0])
+    before = raw_bytes(row)
+    inline = prepare(_map_keeping_the_row(Extracted(raw=row, cursor={})), row, before)
+    assert stored[:4] == inline[:4]
+    assert "seen" not in stored[1]  # the row as received, as the inline path stores it
+    assert dict(from_worker.canonical) == {"name": "王伟"}
+    raw = dict(rows[1])
+    with pytest.raises(RecordRejected) as nul:
+        prepare(mapped(Extracted(raw=raw, cursor={}), results[1], _map_keeping_the_row),
+                raw, raw_bytes(raw))  # fmt: skip
     assert nul.value.reason_code == "encoding.nul"
 
 
