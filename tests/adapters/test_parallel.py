@@ -174,18 +174,24 @@ def test_pieces_are_even_and_keep_order(count: int, size: int, lengths: list[int
     assert [i for p in cut for i in p] == items
 
 
+def _encoded_in_a_worker(map_fn: Any, raws: list[Any]) -> list[Any]:
+    """One page mapped and encoded in a real forked worker."""
+    pipeline = PageMapper(1, min_page=1, label="test")
+    try:
+        results = pipeline.results(pipeline.map_page(map_fn, raws, encode=True))
+    finally:
+        pipeline.close()
+    assert results is not None
+    return results
+
+
 def test_a_record_encoded_in_the_worker_is_stored_as_the_engine_would_store_it() -> None:
     raws = [
         json.dumps({"key": 1, "kind": "ok", "name": "王伟"}, ensure_ascii=False).encode(),
         json.dumps({"key": 2, "kind": "ok", "note": "a\u0000b"}).encode(),  # NUL: refused
         json.dumps({"key": 3, "kind": "bad"}).encode(),
     ]
-    pipeline = PageMapper(1, min_page=1, label="test")
-    try:
-        results = pipeline.results(pipeline.map_page(_map_bytes, raws, encode=True))
-    finally:
-        pipeline.close()
-    assert results is not None
+    results = _encoded_in_a_worker(_map_bytes, raws)
     assert [r[0] for r in results] == ["encoded", "rejected", "rejected"]
     assert results[1][1] == "encoding.nul"  # what the engine's own encoding says
     item = Extracted(raw=raws[0], cursor={})
@@ -219,12 +225,7 @@ def test_a_row_kept_as_the_payload_comes_back_as_its_canonical_fields_alone() ->
         {"key": 3, "name": "a\u0000b", "note": ""},  # NUL in the canonical fields: the worker's
     ]
     sent = [dict(r) for r in rows]
-    pipeline = PageMapper(1, min_page=1, label="test")
-    try:
-        results = pipeline.results(pipeline.map_page(_map_keeping_the_row, sent, encode=True))
-    finally:
-        pipeline.close()
-    assert results is not None
+    results = _encoded_in_a_worker(_map_keeping_the_row, sent)
     assert [r[0] for r in results] == ["canonical", "canonical", "rejected"]
     assert results[2][1] == "encoding.nul"
     assert all(len(r) == 3 for r in results[:2])  # no payload text, no hash
