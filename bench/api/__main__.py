@@ -10,8 +10,9 @@ else the same Python client; each figure says which, with its CPU per request. M
 * ``GET /api/v1/persons/{uid}`` — p99 at moderate concurrency, and throughput at high;
 * ``GET /api/v1/persons?q=`` — p99 of a grid worker's searches (name, pinyin, ID, phone, address);
 * gRPC ``GetPerson`` throughput;
-* what the exchange log adds to the p50 of a single client, against a server with the read
-  log switched off (the benchmark-only ``GRIDHUB_BENCH_LOG_READS=0``), in alternating rounds.
+* what the exchange log adds to the p50 of a single client: one server process switched
+  between logging its reads and not (benchmark-only signals, ``bench.api.server``), in
+  alternating rounds.
 
 Requests go out under ~100 grid workers' tokens, each asking for residents of its own grid,
 with identifiers masked (the default). Writes ``bench/results/api.json``; prints Markdown.
@@ -24,8 +25,10 @@ import argparse
 import json
 import os
 import random
+import signal
 import statistics
 import tempfile
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -57,6 +60,8 @@ from bench.api.wrk import ensure_wrk
 from identity import KeyRing
 
 PHASES = ("get", "search", "grpc", "logging")
+# Longer than the read log's ``max_delay`` (0.2 s): a side's entries are written by then.
+LOG_SETTLE = 0.6
 H2LOAD_TARGETS = 16  # one h2load (one connection) per target: 32 calls = 16 x 2 streams
 
 
@@ -131,7 +136,7 @@ def main() -> None:
         if "grpc" in args.only:
             figures.append(grpc_figure(env, dsn, plans["grpc"], limits, args, size, var_dir))
         if "logging" in args.only:
-            figures.append(logging_overhead(url, var_dir, plans, args, size, wrk))
+            figures.append(logging_overhead((url, dsn), var_dir, plans, args, size, wrk))
     stamp = datetime.now(UTC).isoformat(timespec="seconds")
     info["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     for item in figures:
@@ -282,30 +287,47 @@ def python_grpc(
 
 
 def logging_overhead(
-    url: str, var_dir: Path, plans: dict[str, list[Any]], args: Any, size: str, wrk: str | None
+    db_at: tuple[str, str],
+    var_dir: Path,
+    plans: dict[str, list[Any]],
+    args: Any,
+    size: str,
+    wrk: str | None,
 ) -> dict[str, Any]:
-    """One client at a time, alternating a logging and a non-logging server, same requests.
+    """One client, one server process switched between logging its reads and not
+    (``bench.api.server``: ``SIGUSR2`` / ``SIGUSR1``), in alternating rounds, same requests.
 
-    Alternating rounds (rather than one long run each) keeps a change in the machine's
-    background load from landing on one side only; the medians of the rounds are compared.
-    The side that goes first alternates too (ABBA): with a fixed order, whatever the first
-    run of a round leaves behind lands on the second side every time. Eight rounds by
-    default, not three: two servers that *both* log differed by 5 % in their medians over six
-    rounds (single rounds 1.12–1.60 ms), so three rounds could not resolve a 5 % target —
-    this figure read −0.7, 9.2, 41.8, −1.4, 14.7 and 9.1 % in runs of three. The per-round
-    p50s are kept with the figure so its spread can be read beside it.
+    One process for both sides: two server processes that *both* log differed by 5 % in
+    their medians over six rounds (single rounds 1.12–1.60 ms) — where a process's memory
+    and threads landed mattered as much as the 5 % target — and this figure read −0.7, 9.2,
+    41.8, −1.4, 14.7 and 9.1 % in runs of three rounds, 3.5, 11.3, 13.5 and 5.5 % in runs of
+    eight, while the read log's own CPU in those runs was ~2 % of the server's (its thread's
+    ticks; py-spy). Alternating rounds keep a change in the machine's load from landing on one
+    side only; the side that goes first alternates too (ABBA); the 2 s warm-up of each round
+    follows the switch, so the entries a logged round left queued (at most ``max_delay``,
+    0.2 s) are written before the next round is measured. The per-round p50s are kept with
+    the figure so its spread can be read beside it. Even so the figure's floor is wide: this
+    method with *both* sides logging read 2.1 and −5.4 %, and with one side off −4.7, 2.5 and
+    13.2 % (2026-11-24) — single rounds' p50s range 0.82–1.32 ms within one run, so a single
+    client's p50 on this machine does not resolve a few per cent. The entries each side
+    wrote are counted (after a settle longer than ``max_delay``): a side switched off that
+    still logs, or a logged side that wrote fewer entries than it made requests, fails the
+    run rather than passing off a comparison of a server with itself.
     """
+    url, dsn = db_at
     limits = {"duration": min(args.duration, 10.0), "max_requests": 5000, "warmup": 2}
     p50: dict[bool, list[float]] = {True: [], False: []}
     cpu: dict[bool, list[float]] = {True: [], False: []}
     db: dict[bool, list[float]] = {True: [], False: []}
-    with (
-        api_server(env_for(url, var_dir, log_reads=True), 1) as with_log,
-        api_server(env_for(url, var_dir, log_reads=False), 1) as without_log,
-    ):
+    entries: dict[bool, int] = {True: 0, False: 0}
+    made: dict[bool, int] = {True: 0, False: 0}
+    env = {**env_for(url, var_dir, log_reads=True), "GRIDHUB_BENCH_LOG_SWITCH": "1"}
+    with api_server(env, 1) as server:
         for round_no in range(args.overhead_rounds):
-            sides = ((True, with_log), (False, without_log))
-            for logged, server in sides if round_no % 2 == 0 else sides[::-1]:
+            sides = (True, False) if round_no % 2 == 0 else (False, True)
+            for logged in sides:
+                os.kill(server.pids[0], signal.SIGUSR2 if logged else signal.SIGUSR1)
+                before = logged_reads(dsn)
                 result = run_client(
                     {
                         "mode": "http",
@@ -319,6 +341,14 @@ def logging_overhead(
                 p50[logged].append(result["p50_ms"])
                 cpu[logged].append(result["server_cpu_ms_per_request"])
                 db[logged].append(result["db_cpu_ms_per_request"])
+                time.sleep(LOG_SETTLE)
+                entries[logged] += logged_reads(dsn) - before
+                made[logged] += result["requests"]
+    if entries[False] or entries[True] < made[True]:
+        raise RuntimeError(
+            f"the read-log switch did not take: {entries[True]:,} entries for "
+            f"{made[True]:,} logged requests, {entries[False]:,} with logging off"
+        )
     on, off = statistics.median(p50[True]), statistics.median(p50[False])
     cpu_on, cpu_off = statistics.median(cpu[True]), statistics.median(cpu[False])
     return figure(
@@ -329,6 +359,7 @@ def logging_overhead(
         db_cpu_with_log_ms_per_request=statistics.median(db[True]),
         db_cpu_without_log_ms_per_request=statistics.median(db[False]),
         rounds=args.overhead_rounds, client="wrk" if wrk else "python",
+        log_entries_with_log=entries[True], log_entries_without_log=entries[False],
         p50_with_log_rounds_ms=p50[True], p50_without_log_rounds_ms=p50[False],
     )  # fmt: skip
 

@@ -2,9 +2,11 @@
 
 They are built and run exactly as ``gridhub serve`` builds and runs them (settings and
 serving knobs from ``GRIDHUB_*``; uvicorn through :func:`gridhub.cli.serve.run_api`, the
-start-up heap frozen as there), with one benchmark-only switch the CLI does not have:
-``GRIDHUB_BENCH_LOG_READS=0`` turns the read log off, to measure what logging costs. Nothing
-else differs.
+start-up heap frozen as there), with benchmark-only switches the CLI does not have, to
+measure what logging costs: ``GRIDHUB_BENCH_LOG_READS=0`` starts a server with the read log
+off; ``GRIDHUB_BENCH_LOG_SWITCH=1`` lets one REST server be switched between the two while it
+runs (``SIGUSR1``: reads no longer logged, ``SIGUSR2``: logged again), so both sides of the
+comparison are the same process. Nothing else differs.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import argparse
 import os
 import signal
 import threading
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the hub is imported by the processes that serve, not by uvicorn's parent
     from fastapi import FastAPI
@@ -30,8 +33,27 @@ def make_app() -> FastAPI:
     from gridhub.settings import Settings
 
     made = create_app(Settings(), api_config(), log_reads=_log_reads())
+    if os.environ.get("GRIDHUB_BENCH_LOG_SWITCH") == "1":
+        _switch_on_signals(made.state.hub.policy)
     settle_heap()
     return made
+
+
+def _switch_on_signals(policy: Any) -> None:
+    """``SIGUSR1`` stops logging reads and ``SIGUSR2`` resumes it, in this very process.
+
+    What the switch changes is exactly what ``GRIDHUB_BENCH_LOG_READS=0`` changes: whether
+    ``Policy.record_read`` queues an entry (the read path does not look at the flag, and the
+    read log's flusher stays, idle, while it is off)."""
+
+    def switch(on: bool) -> Callable[..., None]:
+        def handler(*_: Any) -> None:
+            policy.log_reads = on
+
+        return handler
+
+    signal.signal(signal.SIGUSR1, switch(False))
+    signal.signal(signal.SIGUSR2, switch(True))
 
 
 def serve_grpc(port: int, threads: int, reuse_port: bool, own_port: int | None = None) -> None:

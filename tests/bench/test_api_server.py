@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -53,3 +56,28 @@ def test_the_benchmark_runs_uvicorn_as_the_cli_does(monkeypatch: pytest.MonkeyPa
     assert bench["workers"] == 2
     assert bench["access_log"] is False
     assert bench["factory"] is True
+
+
+def test_one_benchmark_server_is_switched_between_logging_reads_and_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The logging benchmark's two sides are one process: its policy's flag follows the
+    signals, and only when the benchmark asks for the switch."""
+    policy = api.Policy(log_reads=True)
+    app = SimpleNamespace(state=SimpleNamespace(hub=SimpleNamespace(policy=policy)))
+    monkeypatch.setattr(gridhub.settings, "Settings", lambda: "settings")
+    monkeypatch.setattr(api, "create_app", lambda *a, **k: app)
+    monkeypatch.setattr(serve, "settle_heap", lambda: None)
+    before = {s: signal.getsignal(s) for s in (signal.SIGUSR1, signal.SIGUSR2)}
+    try:
+        server.make_app()
+        assert signal.getsignal(signal.SIGUSR1) == before[signal.SIGUSR1]  # not asked for
+        monkeypatch.setenv("GRIDHUB_BENCH_LOG_SWITCH", "1")
+        server.make_app()
+        os.kill(os.getpid(), signal.SIGUSR1)
+        assert policy.log_reads is False
+        os.kill(os.getpid(), signal.SIGUSR2)
+        assert policy.log_reads is True
+    finally:
+        for number, handler in before.items():
+            signal.signal(number, handler)
