@@ -13,10 +13,12 @@ serialises appenders:
 Trade-off: the lock is held from the first append until the caller's transaction ends, so
 concurrent appenders queue behind the slowest transaction that has appended. Call ``append``
 as late as possible — just before commit — to keep that window short. Correctness does not
-rest on the lock alone: ``seq`` is the primary key and ``entry_hash`` unique, so a writer that
-bypassed the lock (or ran at REPEATABLE READ with a stale snapshot) fails with an integrity
-error instead of forking the chain. Within one transaction the head is cached, so a batch of
-appends costs one lock and one head query.
+rest on the lock alone: ``seq`` is the primary key and each hash covers its ``seq``, so a
+writer that bypassed the lock (or ran at REPEATABLE READ with a stale snapshot) chains after a
+stale head, claims a ``seq`` that is taken, and fails with an integrity error instead of
+forking the chain (no unique index on ``entry_hash`` is needed for that: migration 0014).
+Within one transaction the head is cached, so a batch of appends costs one lock and one head
+query.
 """
 
 from __future__ import annotations

@@ -60,7 +60,8 @@ class ExchangeLogEntry(Base):
     result: Mapped[str] = mapped_column(String(30), default="ok")
     correlation_id: Mapped[str | None] = mapped_column(String(80), index=True)
     prev_hash: Mapped[str] = mapped_column(String(64))
-    entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Not unique-indexed (migration 0014): the hash covers ``seq``, the primary key.
+    entry_hash: Mapped[str] = mapped_column(String(64))
 
 
 class AuditCheckpoint(Base):

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, func, inspect, select, text
 from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import Session, sessionmaker
 
-from audit import ArchiveError, FileSigner, checkpoint, purge
+from audit import ArchiveError, FileSigner, KeySet, checkpoint, purge, verify_store
 from canonical_model import AuditCheckpoint, ExchangeLogEntry
 from canonical_model.store import downgrade, make_engine, upgrade
 from tests.audit.helpers import fill
@@ -138,3 +138,37 @@ def test_downgrade_removes_the_protection_and_upgrade_restores_it(
     upgrade(engine)
     with pytest.raises(REFUSED), engine.begin() as conn:
         conn.execute(text("UPDATE exchange_log SET purpose = 'y' WHERE seq = 1"))
+
+
+def test_migration_0014_keeps_the_rows_the_chain_and_the_protection(
+    engine: Engine, sessions: sessionmaker[Session], keys: KeySet
+) -> None:
+    """Dropping the unique index on ``entry_hash`` rebuilds SQLite's table: the rows come
+    through untouched (the chain still verifies) and the append-only triggers with them."""
+
+    def hash_is_unique() -> bool:
+        uniques = inspect(engine).get_unique_constraints("exchange_log")
+        return any(u["column_names"] == ["entry_hash"] for u in uniques)
+
+    fill(sessions, 12)
+    with sessions() as s:
+        before = [(e.seq, e.entry_hash) for e in s.scalars(select(ExchangeLogEntry))]
+    downgrade(engine, "0013")
+    assert hash_is_unique()
+    with pytest.raises(REFUSED), engine.begin() as conn:
+        conn.execute(text("UPDATE exchange_log SET purpose = 'y' WHERE seq = 1"))
+    upgrade(engine)
+    assert not hash_is_unique()
+    with sessions() as s:
+        assert [(e.seq, e.entry_hash) for e in s.scalars(select(ExchangeLogEntry))] == before
+        assert verify_store(s, keys).ok
+    for statement in (
+        "UPDATE exchange_log SET purpose = 'y' WHERE seq = 1",
+        "DELETE FROM exchange_log",
+    ):
+        with pytest.raises(REFUSED, match=r"append-only|no such function"), engine.begin() as conn:
+            conn.execute(text(statement))
+    fill(sessions, 3, start=13)  # the chain goes on where it stopped
+    with sessions() as s:
+        assert verify_store(s, keys).ok
+        assert s.scalar(select(func.count()).select_from(ExchangeLogEntry)) == 15
