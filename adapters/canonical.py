@@ -18,8 +18,8 @@ from typing import Any
 from adapters.contract import RecordRejected
 from canonical_model.values import (
     InvalidValue,
+    address_parts,
     normalize_name,
-    parse_address,
     parse_phone,
     parse_resident_id,
     pinyin_key,
@@ -38,18 +38,9 @@ def _address(raw: str) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
     names tuple is shared between entries to keep the cache small; an invalid address
     raises every time (exceptions are not cached).
     """
-    parts = parse_address(raw)
-    present = [
-        (name, value)
-        for name in parts.__dataclass_fields__
-        if (value := getattr(parts, name)) is not None
-    ]
-    names = tuple(name for name, _ in present)
-    return (
-        parts.normalized,
-        _PART_NAMES.setdefault(names, names),
-        tuple(value for _, value in present),
-    )
+    normalized, parts = address_parts(raw)
+    names = tuple(parts)
+    return normalized, _PART_NAMES.setdefault(names, names), tuple(parts.values())
 
 
 CANONICAL_PERSON_KEYS = (

@@ -4,7 +4,12 @@ Pure functions and frozen dataclasses over the standard library, pypinyin and Op
 nothing here imports another gridhub package, so every layer may depend on it.
 """
 
-from canonical_model.values.address import AddressParts, normalize_address, parse_address
+from canonical_model.values.address import (
+    AddressParts,
+    address_parts,
+    normalize_address,
+    parse_address,
+)
 from canonical_model.values.errors import (
     InvalidAddress,
     InvalidName,
@@ -40,6 +45,7 @@ __all__ = [
     "Phone",
     "PhoneKind",
     "ResidentId",
+    "address_parts",
     "check_digit",
     "cn_numeral_to_int",
     "fold",

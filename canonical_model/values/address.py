@@ -11,6 +11,7 @@ list, so a name without its suffix (``南京玄武区``) stays fused; see ``pars
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
 from canonical_model.values._address_shapes import Shapes
@@ -31,7 +32,7 @@ from canonical_model.values.errors import InvalidAddress
 from canonical_model.values.text import CN_NUMERAL_CHARS, cn_numeral_to_int, compose_halfwidth
 from canonical_model.values.text import to_simplified as _simplify
 
-__all__ = ["AddressParts", "normalize_address", "parse_address"]
+__all__ = ["LEVELS", "AddressParts", "address_parts", "normalize_address", "parse_address"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,21 +62,7 @@ class AddressParts:
     @property
     def normalized(self) -> str:
         """Canonical text: the parts in administrative order, each with one suffix."""
-        out = [
-            self.province or "",
-            self.city if self.city and self.city != self.province else "",
-            self.district or "",
-            self.street or "",
-            self.community or "",
-            self.road or "",
-            f"{self.lane}弄" if self.lane else "",
-            f"{self.number}号" if self.number else "",
-            self.estate or "",
-            f"{self.building}栋" if self.building else "",
-            f"{self.unit}单元" if self.unit else "",
-            f"{self.room}室" if self.room else "",
-        ]
-        return "".join(out)
+        return _normalized({name: getattr(self, name) for name in LEVELS})
 
     def key(self) -> tuple[str, str, str, str, str, str, str]:
         """Fixed-width tuple for blocking and matching (``""`` where unknown).
@@ -101,6 +88,35 @@ class AddressParts:
 
     def is_empty(self) -> bool:
         return all(getattr(self, f.name) is None for f in fields(self))
+
+
+#: The parts in administrative order (the fields of ``AddressParts``), as ``address_parts``
+#: orders the parts it returns.
+LEVELS: tuple[str, ...] = tuple(f.name for f in fields(AddressParts))
+
+
+def _normalized(parts: Mapping[str, str | None]) -> str:
+    """Canonical text of parts by level (absent or None: not written)."""
+    get = parts.get
+    province, city = get("province"), get("city")
+    lane, number, building = get("lane"), get("number"), get("building")
+    unit, room = get("unit"), get("room")
+    return "".join(
+        (
+            province or "",
+            city if city and city != province else "",
+            get("district") or "",
+            get("street") or "",
+            get("community") or "",
+            get("road") or "",
+            f"{lane}弄" if lane else "",
+            f"{number}号" if number else "",
+            get("estate") or "",
+            f"{building}栋" if building else "",
+            f"{unit}单元" if unit else "",
+            f"{room}室" if room else "",
+        )
+    )
 
 
 #: Where a house token can start (``_house`` returns None elsewhere) and where a name stops.
@@ -389,13 +405,27 @@ def parse_address(text: str) -> AddressParts:
     number carries them.  Text the scanner cannot place is left out rather than forced
     into a wrong part; ``InvalidAddress`` is raised only when nothing is recognised.
     """
+    return AddressParts(**_found(text))
+
+
+def address_parts(text: str) -> tuple[str, dict[str, str]]:
+    """``parse_address(text)`` as (its ``normalized`` text, its present parts in ``LEVELS``
+    order), without the ``AddressParts``: what a mapper stores. Building the frozen
+    dataclass (twelve attribute stores) and reading its twelve fields back cost a mapper
+    as much as splitting an address whose shape is known (``_address_shapes``)."""
+    found = _found(text)
+    parts = {name: found[name] for name in LEVELS if name in found}
+    return _normalized(parts), parts
+
+
+def _found(text: str) -> dict[str, str]:
     s = _prepare(text)
     if not s:
         raise InvalidAddress("empty", "no address given")
     found = _SHAPES.split(s)
     if not found:
         raise InvalidAddress("unparseable", f"no address component in {len(s)} characters")
-    return AddressParts(**found)
+    return found
 
 
 def normalize_address(text: str) -> str:

@@ -6,7 +6,14 @@ from dataclasses import asdict
 
 import pytest
 
-from canonical_model.values import AddressParts, InvalidAddress, normalize_address, parse_address
+from canonical_model.values import (
+    AddressParts,
+    InvalidAddress,
+    address_parts,
+    normalize_address,
+    parse_address,
+)
+from canonical_model.values.address import LEVELS
 
 
 def parts(text: str) -> dict[str, str]:
@@ -338,3 +345,32 @@ def test_parse_invalid(text: str, reason: str) -> None:
         parse_address(text)
     assert (info.value.field, info.value.reason) == ("address", reason)
     assert text.strip() == "" or text not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "浙江省杭州市西湖区文新街道德加社区文一西路8弄12号3栋2单元302室",
+        "上海市浦东新区张江镇科苑路88弄3号楼2单元302室",
+        "北京市朝陽區建國路十二號",
+        "杭州市西湖區文一西路８號３棟２０１室",
+        "某某小区3-2-302",
+        "文一西路8号阳光小区3幢",
+        "臺北市",
+        "上海市",
+        "西湖区文一西路8号3#楼201",
+    ],
+)
+def test_address_parts_is_parse_address_without_the_dataclass(text: str) -> None:
+    """The mapper's path and the dataclass's agree: same text, same parts, in level order."""
+    normalized, found = address_parts(text)
+    assert normalized == parse_address(text).normalized
+    assert found == parts(text)
+    assert list(found) == [level for level in LEVELS if level in found]
+
+
+@pytest.mark.parametrize(("text", "reason"), [("", "empty"), ("新街口", "unparseable")])
+def test_address_parts_refuses_what_parse_address_refuses(text: str, reason: str) -> None:
+    with pytest.raises(InvalidAddress) as info:
+        address_parts(text)
+    assert info.value.reason == reason
