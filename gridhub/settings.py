@@ -33,7 +33,12 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the canonical store; empty means var/gridhub.db (SQLite).",
     )
     sync_checkpoint_every: int = Field(
-        500, ge=1, description="Records per transaction: the cursor commits with each checkpoint."
+        2000,
+        ge=1,
+        description=(
+            "Records per transaction: the cursor commits with each checkpoint, and a crash "
+            "reads at most this many records again."
+        ),
     )
     sync_max_record_bytes: int = Field(
         256 * 1024,
