@@ -10,7 +10,7 @@ quarantine with the value type's reason code.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
@@ -115,9 +115,15 @@ def person_fields(
     status: str | None = None,
     facts: dict[str, Any] | None = None,
     strict: Collection[str] = (),
+    read_date: Callable[[Any], str | None] | None = None,
 ) -> dict[str, Any]:
     """Canonical person fields from whatever a source holds; ``strict`` names fields whose
-    invalid value must reject the record (``name``, ``resident_id``, ``phone``, ``address``)."""
+    invalid value must reject the record (``name``, ``resident_id``, ``phone``, ``address``).
+
+    ``read_date`` reads ``birth_date`` where a source writes dates its own way; it is called
+    only when a valid resident ID does not give the birth date (nearly never), so a mapper
+    passes the raw value rather than parsing one that is then thrown away.
+    """
     # Locals, then one dict literal in CANONICAL_PERSON_KEYS order: every adapter pays this
     # per record, and item assignment into a prebuilt dict cost more than the values.
     name_out: str | None = None
@@ -196,7 +202,7 @@ def person_fields(
         "resident_id_raw": resident_id_raw,
         "resident_id_issue": resident_id_issue,
         # A source's own birth date and gender win only where the ID did not give them.
-        "birth_date": id_birth or _date(birth_date),
+        "birth_date": id_birth or (read_date or _date)(birth_date),
         "gender": id_gender or _gender(gender),
         "phone": phone_out,
         "phone_issue": phone_issue,

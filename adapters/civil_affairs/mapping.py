@@ -154,7 +154,8 @@ def map_row(
     canonical = person_fields(
         name=raw.get("name"),
         id_number=raw.get("id_number"),
-        birth_date=_date(raw.get("birth_date")),
+        birth_date=raw.get("birth_date"),
+        read_date=_date,
         gender=raw.get("gender"),
         phone=raw.get("phone"),
         address=raw.get("address"),

@@ -85,6 +85,22 @@ def test_a_death_registration_makes_the_person_deceased() -> None:
 
 
 @pytest.mark.parametrize(
+    ("id_number", "birth_date", "expected"),
+    [
+        ("330106194812044084", "1948.12.4", "1948-12-04"),  # the row's, read as clerks write
+        ("330106194812044084", "19481204", "1948-12-04"),
+        ("330106194812044084", "1948年12月", None),  # not a date: none rather than a guess
+        (VALID_ID, "1950-01-01", "1948-12-04"),  # a valid ID's birth date wins over the row's
+    ],
+)
+def test_birth_date_comes_from_the_id_else_from_the_row(
+    id_number: str, birth_date: str, expected: str | None
+) -> None:
+    c = MAPPERS["tekun"](row(id_number=id_number, birth_date=birth_date)).canonical
+    assert c["birth_date"] == expected
+
+
+@pytest.mark.parametrize(
     ("id_number", "issue"),
     [("330106194812044084", "check_digit"), ("330106194813044083", "birth_date"),
      ("3301061948120440", "length")],
