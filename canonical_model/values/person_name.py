@@ -234,6 +234,12 @@ def _has_phrase(text: str) -> bool:
 
         phrases = _PHRASES = PHRASES_DICT
     n = len(text)
+    # Nearly every name has two or three characters: their runs spelled out, without the
+    # loops' range objects (a new three-character name 1.36 → 0.70 µs).
+    if n == 2:
+        return text in phrases
+    if n == 3:
+        return text[:2] in phrases or text[1:] in phrases or text in phrases
     for i in range(n - 1):
         for j in range(i + 2, n + 1):
             if text[i:j] in phrases:

@@ -210,3 +210,18 @@ def test_names_without_a_dictionary_phrase_read_as_pypinyin_reads_them() -> None
     assert "张红霞" not in joined  # phrases take pypinyin's path
     assert "石英" not in joined
     assert [_syllables(n) for n in sorted(names)] == [_syllables_full(n) for n in sorted(names)]
+
+
+def test_has_phrase_looks_at_every_run_of_two_or_more_characters() -> None:
+    from pypinyin.constants import PHRASES_DICT
+
+    def every_run(text: str) -> bool:
+        n = len(text)
+        return any(text[i:j] in PHRASES_DICT for i in range(n) for j in range(i + 2, n + 1))
+
+    names = {normalize_name(p.name) for p in District(persons=2000, seed=5).persons()}
+    names |= {"重庆", "李重庆", "重庆人", "长孙无忌", "王长江水", "张", "欧阳长江", "石英"}
+    assert {len(n) for n in names} >= {1, 2, 3, 4}
+    assert any(every_run(n) for n in names if len(n) == 3)  # each spelled-out case is met
+    assert any(every_run(n) for n in names if len(n) == 2)
+    assert [n for n in names if _has_phrase(n)] == [n for n in names if every_run(n)]
