@@ -33,12 +33,7 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the canonical store; empty means var/gridhub.db (SQLite).",
     )
     sync_checkpoint_every: int = Field(
-        2000,
-        ge=1,
-        description=(
-            "Records per transaction: the cursor commits with each checkpoint, and a crash "
-            "reads at most this many records again."
-        ),
+        500, ge=1, description="Records per transaction: the cursor commits with each checkpoint."
     )
     sync_max_record_bytes: int = Field(
         256 * 1024,

@@ -18,7 +18,6 @@ from adapters.engine.encoding import (
     raw_bytes,
 )
 from adapters.engine.sync import (
-    DEFAULT_CHECKPOINT_EVERY,
     SYNC_ACTOR,
     Commit,
     ConcurrentSyncError,
@@ -29,7 +28,6 @@ from adapters.engine.sync import (
 )
 
 __all__ = [
-    "DEFAULT_CHECKPOINT_EVERY",
     "DEFAULT_MAX_RECORD_BYTES",
     "SYNC_ACTOR",
     "Commit",

@@ -41,7 +41,6 @@ from audit import append_many as audit_append_many
 from canonical_model import Direction, SyncState, utcnow
 
 __all__ = [
-    "DEFAULT_CHECKPOINT_EVERY",
     "SYNC_ACTOR",
     "Commit",
     "ConcurrentSyncError",
@@ -55,12 +54,6 @@ log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[SyncReport], None]
 SYNC_ACTOR = "gridhub-sync"
-#: Records per checkpoint transaction. Each checkpoint pays a fixed cost whatever its size —
-#: the stream's row lock, the stored-key lookup's round trip, its exchange-log entry (hash
-#: chain included) and a commit: with 500 records it was ~4 µs of our CPU and ~2 µs of
-#: PostgreSQL's per record of a 民政 sync, 5-8 % of storing. 2,000 records are still a tenth
-#: of a second's work to read again after a crash, and a few MB held until the commit.
-DEFAULT_CHECKPOINT_EVERY = 2000
 _STATE = SyncState.metadata.tables["sync_state"]
 _THIS_STATE = (_STATE.c.source == bindparam("state_source")) & (
     _STATE.c.stream == bindparam("state_stream")
@@ -144,7 +137,7 @@ def sync_stream(
     stream: Stream | str,
     sessions: sessionmaker[Session],
     *,
-    checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+    checkpoint_every: int = 500,
     progress: ProgressCallback | None = None,
     actor: str = SYNC_ACTOR,
     max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
@@ -222,7 +215,7 @@ def sync_adapter(
     sessions: sessionmaker[Session],
     *,
     streams: Iterable[str] | None = None,
-    checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+    checkpoint_every: int = 500,
     progress: ProgressCallback | None = None,
     max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
 ) -> list[SyncReport]:

@@ -42,7 +42,6 @@ from typing import Any
 import psutil
 
 from adapters.contract import Adapter, Extracted, Mapped, Stream
-from adapters.engine import DEFAULT_CHECKPOINT_EVERY
 from bench.adapters import harness
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -448,9 +447,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--small", type=int, help="with one --persons: default a fifth of it")
     parser.add_argument("--sources", nargs="+", default=["sqlite", "postgresql"])
     parser.add_argument("--stores", nargs="+", default=["sqlite", "postgresql"])
-    parser.add_argument(
-        "--checkpoint", type=int, default=DEFAULT_CHECKPOINT_EVERY, help="records per transaction"
-    )
+    parser.add_argument("--checkpoint", type=int, default=500)
     parser.add_argument("--page-size", type=int, default=5000)
     parser.add_argument("--map-workers", type=int, default=1, help="0 maps inline")
     parser.add_argument(

@@ -22,7 +22,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from adapters.engine import DEFAULT_CHECKPOINT_EVERY
 from bench.adapters import harness
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -202,9 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.adapters.health", description=__doc__)
     parser.add_argument("--patients", type=int, default=10_000)
     parser.add_argument("--page-size", type=int, default=500)
-    parser.add_argument(
-        "--checkpoint", type=int, default=DEFAULT_CHECKPOINT_EVERY, help="records per transaction"
-    )
+    parser.add_argument("--checkpoint", type=int, default=500, help="records per transaction")
     parser.add_argument("--map-workers", type=int, default=1, help="0 maps inline")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--profile", action="store_true", help="add a profiled inline run")

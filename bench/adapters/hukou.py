@@ -26,7 +26,6 @@ from typing import Any
 
 import psutil
 
-from adapters.engine import DEFAULT_CHECKPOINT_EVERY
 from bench.adapters import harness
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -247,9 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--persons", type=int, default=100_000)
     parser.add_argument("--backends", default="sqlite,postgresql", help="comma-separated")
     parser.add_argument("--page-size", type=int, default=1000)
-    parser.add_argument(
-        "--checkpoint", type=int, default=DEFAULT_CHECKPOINT_EVERY, help="records per transaction"
-    )
+    parser.add_argument("--checkpoint", type=int, default=500, help="records per transaction")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--map-workers", type=int, default=1, help="0 maps inline")
     parser.add_argument("--skip-decoders", action="store_true", help="no lxml/zeep comparison")

@@ -29,7 +29,6 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from adapters.engine import DEFAULT_CHECKPOINT_EVERY
 from bench.adapters import harness
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -227,9 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=8, help="the large backlog")
     parser.add_argument("--small-days", type=int, default=2, help="the small backlog")
     parser.add_argument("--rows-per-checkpoint", type=int, default=20_000)
-    parser.add_argument(
-        "--checkpoint", type=int, default=DEFAULT_CHECKPOINT_EVERY, help="records per transaction"
-    )
+    parser.add_argument("--checkpoint", type=int, default=500, help="records per transaction")
     parser.add_argument("--seed", type=int, default=7)
     return harness.cli(parser, argv, results=RESULTS, child=_child, run=run, markdown=markdown)
 

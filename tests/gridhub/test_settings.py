@@ -5,7 +5,6 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from adapters.engine import DEFAULT_CHECKPOINT_EVERY
 from gridhub.settings import Settings
 
 
@@ -39,8 +38,3 @@ def test_placeholders_are_fine_in_development() -> None:
 def test_settings_come_from_gridhub_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GRIDHUB_SYNC_CHECKPOINT_EVERY", "42")
     assert Settings().sync_checkpoint_every == 42
-
-
-def test_checkpoint_default_is_the_engines() -> None:
-    """The CLI and DAGs (through settings) and a direct ``sync_stream`` call checkpoint alike."""
-    assert Settings.model_fields["sync_checkpoint_every"].default == DEFAULT_CHECKPOINT_EVERY
