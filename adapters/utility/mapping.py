@@ -22,7 +22,7 @@ from adapters.contract import Extracted, Mapped, RecordRejected
 from adapters.utility.parsing import Good, join_holding, split_holding
 from canonical_model import SourceRecord
 from canonical_model.utility import UtilityReading
-from canonical_model.values import InvalidValue, parse_address
+from canonical_model.values import InvalidValue, normalize_address
 
 __all__ = [
     "ReadingRow",
@@ -91,7 +91,7 @@ def normalized_address(text: str) -> str | None:
     if not text:
         return None
     try:
-        return parse_address(text).normalized
+        return normalize_address(text)
     except InvalidValue:
         return text
 

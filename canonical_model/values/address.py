@@ -430,4 +430,4 @@ def _found(text: str) -> dict[str, str]:
 
 def normalize_address(text: str) -> str:
     """Canonical text of an address: ``parse_address(text).normalized``."""
-    return parse_address(text).normalized
+    return address_parts(text)[0]
