@@ -48,9 +48,13 @@ _INSERT_HISTORY_SQLITE = f"INSERT INTO source_record_history ({_HISTORY_COLUMNS}
 _INSERT_HISTORY_PG = f"INSERT INTO source_record_history ({_HISTORY_COLUMNS}) VALUES " + (
     "(%s, %s, %s, %s::jsonb, %s, %s, %s)"
 )
+#: One probe of the unique index per key, whatever the planner knows of the table: written
+#: as ``source_key = ANY(%s)``, a young table without statistics was scanned by (source,
+#: stream) with the keys as a filter, every checkpoint reading the whole stream.
 _LOOKUP_PG = (
-    "SELECT source_key, id, content_hash, version FROM source_record "
-    "WHERE source = %s AND stream = %s AND source_key = ANY(%s)"
+    "SELECT k.key, r.id, r.content_hash, r.version FROM unnest(%s::text[]) AS k(key) "
+    "CROSS JOIN LATERAL (SELECT id, content_hash, version FROM source_record "
+    "WHERE source = %s AND stream = %s AND source_key = k.key LIMIT 1) AS r"
 )
 _LOOKUP_SQLITE = (
     "SELECT source_key, id, content_hash, version FROM source_record "
@@ -78,7 +82,7 @@ def _stored(
     SQLAlchemy cost a third as much as SQLite's own index probe for it."""
     with _cursor(connection) as cursor:
         if postgres:
-            cursor.execute(_LOOKUP_PG, (source, stream, keys))
+            cursor.execute(_LOOKUP_PG, (keys, source, stream))
             return {key: (rid, digest, ver) for key, rid, digest, ver in cursor}
         current: dict[str, tuple[int, str, int]] = {}
         for chunk in _chunks(keys):

@@ -3,16 +3,13 @@ the cursor never past unstored data."""
 
 from __future__ import annotations
 
-import itertools
-import math
 import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.contract import SourceUnavailable
@@ -25,7 +22,7 @@ from canonical_model import (
     SourceRecordHistory,
     SyncState,
 )
-from canonical_model.store import make_engine, session_factory, transaction
+from canonical_model.store import transaction
 from tests.adapters.jsonl_source import LinesAdapter, append_lines, write_lines
 
 REPO = Path(__file__).resolve().parents[2]
@@ -331,42 +328,3 @@ def test_a_sync_in_a_fresh_process_never_configures_the_orm(tmp_path: Path, stor
         cwd=REPO, capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     assert out.split() == ["120", "3", "False"]
-
-
-@pytest.mark.integration
-def test_postgresql_statistics_are_refreshed_each_time_the_table_doubles(
-    tmp_path: Path, pg_url: str
-) -> None:
-    """ANALYZE runs while ``source_record`` fills up — else a young table's lookups scan —
-    but once per doubling of the table, not per checkpoint of each stream."""
-    engine = make_engine(pg_url)
-    analyzed: list[int] = []
-
-    def pages(connection: Any) -> int:
-        return int(connection.exec_driver_sql(
-            "SELECT pg_relation_size('source_record') / current_setting('block_size')::int"
-        ).scalar())  # fmt: skip
-
-    @event.listens_for(engine, "before_cursor_execute")
-    def seen(connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if statement.startswith("ANALYZE source_record"):
-            analyzed.append(pages(connection))
-
-    try:
-        sessions = session_factory(engine)
-        src = tmp_path / "src.jsonl"
-        write_lines(src, people(3000))
-        report = sync_stream(LinesAdapter(src), "people", sessions, checkpoint_every=50)
-        assert report.checkpoints == 60
-        assert analyzed, "a table that grew from nothing must be analyzed"
-        assert analyzed == sorted(set(analyzed))
-        assert all(later >= 2 * earlier for earlier, later in itertools.pairwise(analyzed))
-        with engine.connect() as connection:
-            final = pages(connection)
-        assert len(analyzed) <= 1 + math.log2(final)
-        before = len(analyzed)
-        append_lines(src, people(100, start=3000))  # far from doubling: no new ANALYZE
-        sync_stream(LinesAdapter(src), "people", sessions, checkpoint_every=50)
-        assert len(analyzed) == before
-    finally:
-        engine.dispose()
