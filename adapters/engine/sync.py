@@ -206,17 +206,13 @@ def sync_stream(
         # Everything received before the failure is complete: store it, then report.
         if pending.received:
             commit(dict(cursor), last=True)
-        elif not flushed:
-            _flush(sessions, adapter.name, stream.name)
         report.error = str(exc)
-        _refresh_statistics(sessions, report)
+        _after_sync(sessions, report, flushed=flushed)
         raise
     final = stream.final_cursor()
     if pending.received or (final is not None and dict(final) != stored_cursor):
         commit(dict(final) if final is not None else dict(cursor), last=True)
-    elif not flushed:
-        _flush(sessions, adapter.name, stream.name)
-    _refresh_statistics(sessions, report)
+    _after_sync(sessions, report, flushed=flushed)
     return report
 
 
@@ -353,54 +349,50 @@ def _commit_checkpoint(
     report.checkpoints += 1
 
 
-def _flush(sessions: sessionmaker[Session], source: str, stream: str) -> None:
-    """Wait until every checkpoint of this sync is on disk, when its last one did not.
+def _after_sync(sessions: sessionmaker[Session], report: SyncReport, *, flushed: bool) -> None:
+    """On PostgreSQL, once a stream's last checkpoint is in: make sure it is on disk, and
+    refresh the planner's statistics of ``source_record`` if the sync doubled it.
 
-    The last checkpoint is normally committed with the sync's final cursor and waits itself;
-    when the records ended exactly at a checkpoint, this rewrites the stream's state row as
-    it is (a write of its own, so PostgreSQL flushes the WAL up to it) and commits waiting.
-    """
-    with sessions() as session, session.begin():
-        if session.get_bind().dialect.name != "postgresql":
-            return  # every SQLite commit is as durable as the last (see _commit_checkpoint)
-        session.connection().execute(
-            update(_STATE).where(_THIS_STATE).values(updated_at=_STATE.c.updated_at),
-            {"state_source": source, "state_stream": stream},
-        )
+    **On disk.** The last checkpoint normally commits with the sync's final cursor and waits
+    itself (``flushed``); when the records ended exactly at a checkpoint, the stream's state
+    row is rewritten as it is — a write of its own, so its waiting commit flushes the WAL up
+    to it, every checkpoint before included.
 
-
-def _refresh_statistics(sessions: sessionmaker[Session], report: SyncReport) -> None:
-    """ANALYZE ``source_record`` after a sync that has doubled it since it last was.
-
-    For the queries that read the records afterwards (the resolver's, by person and by
-    cursor): a young table has no statistics until autovacuum comes round, up to a minute
-    later. The engine's own lookup does not need them (``store._LOOKUP_PG`` probes the
-    unique index per key), so the table is analyzed once, when the stream is done, not while
-    it fills: analyzed at each doubling during the sync, a first 民政 load spent 40–66 ms of
-    its ~950 waiting on ANALYZE. Doubling (pages on disk against ``pg_class.relpages``, which
+    **Statistics**, for the queries that read the records afterwards (the resolver's, by
+    person and by cursor): a young table has none until autovacuum comes round, up to a
+    minute later. The engine's own lookup does not need them (``store._LOOKUP_PG`` probes the
+    unique index per key), so the table is analyzed once a stream is done, not while it
+    fills: analyzed at each doubling during the sync, a first 民政 load spent 40–66 ms of its
+    ~950 waiting on ANALYZE. Doubling (pages on disk against ``pg_class.relpages``, which
     ANALYZE sets) keeps it to log(N) runs over a table's life, whichever streams fill it.
     Only the columns those queries filter on: statistics of the JSON payloads cost most of a
     full ANALYZE (each sampled value detoasted) and no plan here uses them; autovacuum still
-    analyzes the whole table in its own time. Statistics are an optimisation: a failure here
-    is logged, and the records stored stay stored.
+    analyzes the whole table in its own time. Statistics are an optimisation: a failure
+    there is logged, and the records stored stay stored.
     """
     if not report.checkpoints:
         return
-    try:
-        with sessions() as session:
-            if session.get_bind().dialect.name != "postgresql":
-                return
-            analyzed, now = session.execute(_PAGES).one()
-            if now >= 2 * max(analyzed, 1):
-                session.execute(_ANALYZE)
-                session.commit()
-    except Exception as exc:
-        log.warning(
-            "ANALYZE source_record after %s/%s skipped (%s)",
-            report.source,
-            report.stream,
-            type(exc).__name__,
-        )
+    with sessions() as session:
+        if session.get_bind().dialect.name != "postgresql":
+            return  # every SQLite commit is as durable as the last (see _commit_checkpoint)
+        if not flushed:
+            with session.begin():
+                session.connection().execute(
+                    update(_STATE).where(_THIS_STATE).values(updated_at=_STATE.c.updated_at),
+                    {"state_source": report.source, "state_stream": report.stream},
+                )
+        try:
+            with session.begin():
+                analyzed, now = session.execute(_PAGES).one()
+                if now >= 2 * max(analyzed, 1):
+                    session.execute(_ANALYZE)
+        except Exception as exc:
+            log.warning(
+                "ANALYZE source_record after %s/%s skipped (%s)",
+                report.source,
+                report.stream,
+                type(exc).__name__,
+            )
 
 
 def _lock_state(session: Session, source: str, stream: str) -> tuple[dict[str, Any], str | None]:
