@@ -47,6 +47,14 @@ def pg_url(pg_template: str) -> Iterator[str]:
 
 
 @pytest.fixture
+def pg_engine(pg_url: str) -> Iterator[Engine]:
+    """An engine on a fresh PostgreSQL store, for tests that run there alone."""
+    eng = make_engine(pg_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     url = f"sqlite:///{tmp_path / 'gridhub.db'}"
     engine = make_engine(url)

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from adapters.contract import SourceUnavailable, SyncReport
 from adapters.engine import sync_stream
 from adapters.engine.store import _LOOKUP_PG
-from canonical_model.store import make_engine, session_factory
+from canonical_model.store import session_factory
 from tests.adapters.jsonl_source import LinesAdapter, append_lines, write_lines
 
 pytestmark = pytest.mark.integration
@@ -26,13 +25,6 @@ _NO_WAIT = "SET LOCAL synchronous_commit TO off"
 
 def people(n: int, start: int = 0) -> list[dict[str, object]]:
     return [{"key": f"p{i}", "name": f"居民{i}"} for i in range(start, start + n)]
-
-
-@pytest.fixture
-def pg_engine(pg_url: str) -> Iterator[Engine]:
-    engine = make_engine(pg_url)
-    yield engine
-    engine.dispose()
 
 
 @dataclass

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from sqlalchemy import Engine, func, inspect, select, text
 from sqlalchemy.exc import DatabaseError
@@ -11,7 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from audit import ArchiveError, FileSigner, KeySet, checkpoint, purge, verify_store
 from canonical_model import AuditCheckpoint, ExchangeLogEntry
-from canonical_model.store import downgrade, make_engine, upgrade
+from canonical_model.store import downgrade, upgrade
 from tests.audit.helpers import fill
 
 REFUSED = (DatabaseError,)  # sqlite3.IntegrityError (RAISE ABORT) or psycopg InsufficientPrivilege
@@ -56,13 +54,6 @@ def test_orm_changes_are_refused_too(sessions: sessionmaker[Session]) -> None:
         edit()
     with pytest.raises(REFUSED), sessions() as s, s.begin():
         s.delete(s.get(ExchangeLogEntry, 3))
-
-
-@pytest.fixture
-def pg_engine(pg_url: str) -> Iterator[Engine]:
-    eng = make_engine(pg_url)
-    yield eng
-    eng.dispose()
 
 
 @pytest.mark.integration
