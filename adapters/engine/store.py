@@ -1,7 +1,7 @@
 """Writing one checkpoint's records: insert the new, version the changed, skip the unchanged.
 
 The records of a checkpoint go to the driver as plain tuples of already-encoded JSON
-(``INSERT … VALUES`` executemany on SQLite, ``COPY`` on PostgreSQL): per record there is no
+(``INSERT … VALUES`` executemany on SQLite, binary ``COPY`` on PostgreSQL): per record there is no
 statement to compile, no bind processor and no ORM object, which together cost more than
 the database's own work. Timestamps are converted once per checkpoint with the column
 type's own bind processor, so the stored values are exactly what the ORM would write.
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, insert, literal, select, update
@@ -32,7 +33,21 @@ _COLUMNS = (
     "received_at, updated_at"
 )
 _INSERT_SQLITE = f"INSERT INTO source_record ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-_COPY_PG = f"COPY source_record ({_COLUMNS}) FROM STDIN"
+_COPY_PG = f"COPY source_record ({_COLUMNS}) FROM STDIN (FORMAT BINARY)"
+#: The PostgreSQL types of ``_COLUMNS``, in order: in a binary ``COPY`` each value travels in
+#: its column type's own wire format (``_copy``).
+_COPY_TYPES = (
+    "varchar",
+    "varchar",
+    "varchar",
+    "varchar",
+    "jsonb",
+    "jsonb",
+    "int4",
+    "varchar",
+    "timestamptz",
+    "timestamptz",
+)
 _UPDATE = (
     "UPDATE source_record SET payload = {json}, canonical = {json}, content_hash = {p}, "
     "version = {p}, batch_id = {p}, updated_at = {p} WHERE id = {p}"
@@ -195,11 +210,43 @@ def _stamp(connection: Connection, now: Any) -> Any:
     return process(now) if process is not None else now
 
 
+@cache
+def _jsonb_text() -> type[Any]:
+    """A dumper of JSON text, encoded already, as a binary ``jsonb`` value: the format's
+    version byte, then the text. psycopg's own jsonb dumper expects a Python object and
+    would store the text as one JSON string. Built on first use: importing psycopg costs a
+    SQLite-only process (a CLI start, a DAG parse) ~0.1 s."""
+    from psycopg import postgres
+    from psycopg.adapt import Dumper
+    from psycopg.pq import Format
+
+    class JsonbText(Dumper):
+        oid = postgres.types["jsonb"].oid
+        format = Format.BINARY
+
+        def dump(self, obj: str) -> bytes:
+            return b"\x01" + obj.encode()
+
+    return JsonbText
+
+
 def _copy(connection: Connection, rows: list[tuple[Any, ...]]) -> None:
-    """``COPY … FROM STDIN`` in the session's transaction: PostgreSQL's cheapest bulk load."""
-    with _cursor(connection) as cursor, cursor.copy(_COPY_PG) as copy:
-        for row in rows:
-            copy.write_row(row)
+    """``COPY … FROM STDIN`` in the session's transaction: PostgreSQL's cheapest bulk load.
+
+    Binary, not text: in text format psycopg escapes every value and the server parses each
+    one back character by character, the JSON texts and the two timestamps included. On the
+    民政 load (13,531 records into PostgreSQL, syncs alternated with the text build): the
+    median rate +7 % over six pairs and +16 % over four, CPU of the sync's processes and of
+    PostgreSQL −4 % and −10 %. The server still parses the JSON texts into ``jsonb``; that
+    costs the same in both formats.
+    """
+    with _cursor(connection) as cursor:
+        # Only by type OID, for this cursor: ``set_types`` looks dumpers up that way.
+        cursor.adapters.register_dumper(None, _jsonb_text())
+        with cursor.copy(_COPY_PG) as copy:
+            copy.set_types(_COPY_TYPES)
+            for row in rows:
+                copy.write_row(row)
 
 
 def has_open_quarantine(session: Session, source: str, stream: str) -> bool:

@@ -1,5 +1,6 @@
-"""What the engine does on PostgreSQL alone: its key lookup's plan, when it analyzes
-``source_record``, and which checkpoints commit without waiting for the disk."""
+"""What the engine does on PostgreSQL alone: how its binary ``COPY`` stores values, its key
+lookup's plan, when it analyzes ``source_record``, and which checkpoints commit without
+waiting for the disk."""
 
 from __future__ import annotations
 
@@ -9,13 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.contract import SourceUnavailable, SyncReport
 from adapters.engine import sync_stream
+from adapters.engine.encoding import content_hash
 from adapters.engine.store import _LOOKUP_PG
-from canonical_model.store import session_factory
+from canonical_model import SourceRecord
+from canonical_model.store import make_engine, session_factory
 from tests.adapters.jsonl_source import LinesAdapter, append_lines, write_lines
 
 pytestmark = pytest.mark.integration
@@ -74,6 +77,76 @@ def _checkpoint(transaction: list[str]) -> bool:
     """A checkpoint's transaction: it appends the checkpoint's exchange-log entry. (Its
     ``COPY`` and lookups run on the driver's cursor, past SQLAlchemy's events.)"""
     return any(s.startswith("INSERT INTO exchange_log") for s in transaction)
+
+
+#: Values a text ``COPY`` had to escape or that a binary one could mangle: tabs, newlines,
+#: backslashes and quotes, four-byte UTF-8, full-width and traditional characters, numbers at
+#: the edges of their types, nesting, and a key that sorts differently as bytes and as text.
+_AWKWARD = [
+    {"key": "p1", "name": "王\t小明\n", "note": 'a\\b "q" \\N \\.', "x": None},
+    {"key": "p2", "name": "𠀋𡈽 ＡＢＣ 張偉 😀", "n": [1, -2, 2**53, 1.5, True, False, None]},
+    {"key": "p3", "name": "李四", "nested": {"z": {"y": []}, "a": {}}, "É": "é", "a": "\u2028"},
+    {"key": "p\t4", "name": "", "big": 12345678901234567890, "neg": -0.0001},
+]
+
+
+def _stored(url: str) -> dict[str, tuple[Any, ...]]:
+    engine = make_engine(url)
+    try:
+        with session_factory(engine)() as session:
+            rows = session.execute(
+                select(
+                    SourceRecord.source_key,
+                    SourceRecord.payload,
+                    SourceRecord.canonical,
+                    SourceRecord.content_hash,
+                    SourceRecord.version,
+                    SourceRecord.received_at,
+                    SourceRecord.updated_at,
+                )
+            )
+            return {r[0]: tuple(r[1:]) for r in rows}
+    finally:
+        engine.dispose()
+
+
+def test_the_binary_copy_stores_what_the_sqlite_store_stores(
+    tmp_path: Path, pg_url: str, sqlite_url: str
+) -> None:
+    """The same records, synced into each store, read back equal: payloads and canonical
+    fields as JSON objects (psycopg's own jsonb dumper would have stored each text as one JSON
+    string) and hashes of the payload as received; on PostgreSQL both timestamps are the
+    checkpoint's clock reading to the microsecond."""
+    src = tmp_path / "src.jsonl"
+    write_lines(src, _AWKWARD)
+    stored = {}
+    for url in (pg_url, sqlite_url):
+        engine = make_engine(url)
+        try:
+            report = sync_stream(LinesAdapter(src), "people", session_factory(engine))
+        finally:
+            engine.dispose()
+        assert (report.inserted, report.quarantined) == (len(_AWKWARD), 0)
+        stored[url] = _stored(url)
+    on_postgres, on_sqlite = stored[pg_url], stored[sqlite_url]
+    engine = make_engine(pg_url)
+    with engine.connect() as connection:
+        kinds = connection.exec_driver_sql(
+            "SELECT DISTINCT jsonb_typeof(payload), jsonb_typeof(canonical) FROM source_record"
+        ).all()
+        # The checkpoint's one clock reading, which the state row keeps too.
+        checkpointed = connection.exec_driver_sql("SELECT updated_at FROM sync_state").scalar()
+    engine.dispose()
+    assert set(on_postgres) == {r["key"] for r in _AWKWARD}
+    for record in _AWKWARD:
+        payload, canonical, digest, version, received, updated = on_postgres[record["key"]]
+        assert payload == record
+        assert canonical == {"name": record["name"]}
+        assert digest == content_hash(record)
+        assert version == 1
+        assert received == updated == checkpointed
+        assert on_postgres[record["key"]][:4] == on_sqlite[record["key"]][:4]
+    assert kinds == [("object", "object")]
 
 
 def test_the_key_lookup_probes_the_unique_index_on_a_table_never_analyzed(
