@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -22,7 +23,7 @@ from adapters.contract import Extracted, RecordRejected
 from adapters.engine.encoding import Ready, raw_bytes
 from canonical_model import Quarantine, QuarantineStatus, SourceRecord, SourceRecordHistory
 
-__all__ = ["has_open_quarantine", "quarantine", "upsert_records"]
+__all__ = ["StreamWrites", "quarantine", "upsert_records"]
 
 _KEY_CHUNK = 400  # keys per IN (…) lookup: well inside every backend's parameter limit
 _RECORDS = SourceRecord.metadata.tables["source_record"]
@@ -77,11 +78,56 @@ _LOOKUP_SQLITE = (
 )
 
 _OPEN = QuarantineStatus.OPEN.value
-_OPEN_QUARANTINE = (
-    "SELECT 1 FROM quarantine WHERE source = {p} AND stream = {p} AND status = {p} LIMIT 1"
+KEYS_KEPT = 200_000  # see StreamWrites
+#: Whether the stream holds any record, and any open quarantine entry: asked once a sync.
+_HOLDS = (
+    "SELECT EXISTS (SELECT 1 FROM source_record WHERE source = {p} AND stream = {p}), "
+    "EXISTS (SELECT 1 FROM quarantine WHERE source = {p} AND stream = {p} AND status = {p})"
 )
-_OPEN_SQLITE = _OPEN_QUARANTINE.format(p="?")
-_OPEN_PG = _OPEN_QUARANTINE.format(p="%s")
+_HOLDS_SQLITE = _HOLDS.format(p="?")
+_HOLDS_PG = _HOLDS.format(p="%s")
+
+
+@dataclass(slots=True)
+class StreamWrites:
+    """What one sync of a stream knows of the stream's stored rows: read once, in the first
+    checkpoint with records to store, then kept up to date by the sync's own writes.
+
+    Why it may: every checkpoint commits under the lock of the stream's state row, after
+    checking that no other run has moved the cursor since this sync last committed, and only
+    syncs write a stream's records and quarantine entries. So between two checkpoints of one
+    sync, nothing else has written the stream: what the first checkpoint read, plus what the
+    sync wrote since, is what the store holds. (An operator may close quarantine entries
+    meanwhile; then a release finds nothing to close.)
+
+    What it saves, per checkpoint: the probe for open quarantine entries (a round trip
+    each), and on a stream that held no record when the sync started (a first load) the
+    lookup of the checkpoint's keys, since only keys this sync stored can be there. Those
+    keys are kept up to ``KEYS_KEPT`` (~20 MB); past it the sync looks its keys up again, so
+    memory stays bounded whatever the number of records.
+    """
+
+    checked: bool = False
+    #: Keys this sync stored in a stream that held none before it; None: look keys up.
+    stored: set[str] | None = None
+    open_quarantine: bool = True
+
+    def check(self, connection: Connection, source: str, stream: str) -> None:
+        postgres = connection.dialect.name == "postgresql"
+        with _cursor(connection) as cursor:
+            cursor.execute(
+                _HOLDS_PG if postgres else _HOLDS_SQLITE, (source, stream, source, stream, _OPEN)
+            )
+            records, quarantined = cursor.fetchone()
+        self.stored = None if records else set()
+        self.open_quarantine = bool(quarantined)
+        self.checked = True
+
+    def wrote(self, keys: Iterable[str]) -> None:
+        if self.stored is not None:
+            self.stored.update(keys)
+            if len(self.stored) > KEYS_KEPT:
+                self.stored = None
 
 
 def _chunks(items: Sequence[Any], size: int = _KEY_CHUNK) -> Iterable[Sequence[Any]]:
@@ -124,20 +170,27 @@ def upsert_records(
     ready: Sequence[Ready],
     batch_id: str,
     now: Any,
+    known: StreamWrites,
 ) -> tuple[int, int, int]:
     """Insert new records, version changed ones, skip unchanged ones.
 
     Returns (inserted, updated, unchanged) with inserted + updated + unchanged == len(ready):
     ``updated`` counts every new version, so the accounting always balances. A key that
     appears several times in one checkpoint is applied in order, so each of its intermediate
-    versions still reaches the history.
+    versions still reaches the history. ``known`` is the sync's (see ``StreamWrites``).
     """
     if not ready:
         return 0, 0, 0
     connection = session.connection()
     postgres = connection.dialect.name == "postgresql"
+    if not known.checked:
+        known.check(connection, source, stream)
     keys = list(dict.fromkeys(r[0] for r in ready))
-    current = _stored(connection, postgres, source, stream, keys)
+    if known.stored is None:
+        current = _stored(connection, postgres, source, stream, keys)
+    else:  # a first load: only what this sync stored can be there
+        again = [key for key in keys if key in known.stored]
+        current = _stored(connection, postgres, source, stream, again) if again else {}
     stamp = _stamp(connection, now)
 
     # source_key → [payload, canonical, content_hash, version, received stamp, record id]
@@ -178,6 +231,7 @@ def upsert_records(
             _copy(connection, rows)
         else:
             connection.exec_driver_sql(_INSERT_SQLITE, rows)
+        known.wrote(new)
     if changed:
         connection.exec_driver_sql(
             _UPDATE_PG if postgres else _UPDATE_SQLITE,
@@ -193,7 +247,7 @@ def upsert_records(
                 for key, v in interim
             ],
         )
-    if has_open_quarantine(session, source, stream):
+    if known.open_quarantine:
         _release_quarantined(session, source, stream, keys, now)
     return len(new), versions, unchanged
 
@@ -247,19 +301,6 @@ def _copy(connection: Connection, rows: list[tuple[Any, ...]]) -> None:
             copy.set_types(_COPY_TYPES)
             for row in rows:
                 copy.write_row(row)
-
-
-def has_open_quarantine(session: Session, source: str, stream: str) -> bool:
-    """One indexed probe per checkpoint instead of an UPDATE per key chunk.
-
-    Plain SQL on the driver: built as an ORM ``select(exists())`` the probe cost more than a
-    millisecond of Python per checkpoint, a hundred times SQLite's own work for it.
-    """
-    connection = session.connection()
-    postgres = connection.dialect.name == "postgresql"
-    with _cursor(connection) as cursor:
-        cursor.execute(_OPEN_PG if postgres else _OPEN_SQLITE, (source, stream, _OPEN))
-        return cursor.fetchone() is not None
 
 
 def _release_quarantined(
@@ -317,10 +358,12 @@ def quarantine(
     stream: str,
     rejected: Sequence[tuple[Extracted, RecordRejected]],
     batch_id: str,
+    known: StreamWrites,
 ) -> int:
     """Keep each rejected record whole, once: a re-delivered bad record is not stored twice."""
     if not rejected:
         return 0
+    known.open_quarantine = True
     candidates = [
         (item.source_key or rejection.source_key, raw_bytes(item.raw), rejection)
         for item, rejection in rejected

@@ -36,7 +36,7 @@ from adapters.engine.encoding import (
     raw_bytes,
 )
 from adapters.engine.heap import frozen_heap
-from adapters.engine.store import quarantine, upsert_records
+from adapters.engine.store import StreamWrites, quarantine, upsert_records
 from audit import append_many as audit_append_many
 from canonical_model import Direction, SyncState, utcnow
 
@@ -151,6 +151,7 @@ def sync_stream(
     cursor, last_batch = _load_state(sessions, adapter.name, stream.name)
     stored_cursor = dict(cursor)
     pending = _Checkpoint()
+    known = StreamWrites()
     flushed = True  # whether every checkpoint committed so far is on disk
 
     def commit(next_cursor: Mapping[str, Any], *, last: bool = False) -> None:
@@ -164,6 +165,7 @@ def sync_stream(
             (stored_cursor, last_batch),
             next_cursor,
             actor,
+            known,
             durable=last,
         )
         flushed = last
@@ -273,6 +275,7 @@ def _commit_checkpoint(
     expected: tuple[Mapping[str, Any], str | None],
     next_cursor: Mapping[str, Any],
     actor: str,
+    known: StreamWrites,
     *,
     durable: bool = True,
 ) -> None:
@@ -302,9 +305,11 @@ def _commit_checkpoint(
                 "another run is syncing it — this run stops without storing its checkpoint"
             )
         inserted, updated, unchanged = upsert_records(
-            session, source, stream.name, pending.ready, report.batch_id, now
+            session, source, stream.name, pending.ready, report.batch_id, now, known
         )
-        quarantined = quarantine(session, source, stream.name, pending.rejected, report.batch_id)
+        quarantined = quarantine(
+            session, source, stream.name, pending.rejected, report.batch_id, known
+        )
         stream.on_checkpoint(session, pending.mapped)
         session.connection().execute(
             _WRITE_STATE,

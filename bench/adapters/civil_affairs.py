@@ -276,7 +276,7 @@ _ENGINE_PARTS = (  # (substring of "file:function", what it is): cumulative time
     ("default.py:do_execute", "store driver executing statements (DB-API)"),
     ("engine/encoding.py:prepare", "encoding a mapped record: canonical fields, hash"),
     ("engine/encoding.py:raw_bytes", "encoding the raw record (hash and payload)"),
-    ("engine/store.py:has_open_quarantine", "check for open quarantine entries"),
+    ("engine/store.py:check", "whether the stream holds records, open quarantine (once)"),
     ("engine/store.py:quarantine", "quarantine rejected records"),
     ("engine/sync.py:_lock_state", "SELECT … FOR UPDATE of sync_state"),
     ("log.py:append", "audit append (one entry per checkpoint)"),
