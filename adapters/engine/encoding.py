@@ -16,9 +16,11 @@ from typing import Any
 import msgspec
 
 from adapters.contract import Mapped, RecordRejected
+from canonical_model import SourceRecord
 
 __all__ = [
     "DEFAULT_MAX_RECORD_BYTES",
+    "MAX_KEY_CHARS",
     "Ready",
     "canonical_json",
     "content_hash",
@@ -27,6 +29,7 @@ __all__ = [
     "oversized",
     "prepare",
     "raw_bytes",
+    "storable_key",
 ]
 
 # A NUL character as JSON writes it. PostgreSQL's text and JSONB refuse it, so a record holding
@@ -39,6 +42,10 @@ _NUL_REASON = "a NUL character, which the store cannot hold"
 # (a 10 MB name, a 1 MB address); mapping it would silently keep a truncated value or carry
 # megabytes into every read of the payload, so it is quarantined whole instead.
 DEFAULT_MAX_RECORD_BYTES = 256 * 1024
+# The longest source key the store holds (``source_record.source_key``, characters). PostgreSQL
+# refuses a longer one, and the whole checkpoint with it, on every run: the cursor could never
+# pass the record. SQLite would store it, so the check is made here, for both backends.
+MAX_KEY_CHARS: int = SourceRecord.__table__.c.source_key.type.length  # type: ignore[attr-defined]
 
 # The reference encoding, unchanged since the first stored hash: ``json`` with sorted keys, no
 # spaces, UTF-8 text and ``str()`` for anything JSON has no type for. One encoder object for
@@ -156,5 +163,22 @@ def encode_canonical(canonical: Mapping[str, Any]) -> str:
 
 def prepare(mapped: Mapped, raw: Mapping[str, Any] | bytes, received: bytes) -> Ready:
     """A mapped record ready for storage, encoded here unless a mapping worker already did."""
+    if len(mapped.source_key) > MAX_KEY_CHARS:
+        raise RecordRejected(
+            "schema.key_too_long",
+            f"source key of {len(mapped.source_key)} characters, over the store's {MAX_KEY_CHARS}",
+            source_key=mapped.source_key,  # cut to fit by the quarantine (``storable_key``)
+        )
     payload, digest, canonical = mapped.encoded or encode_mapped(mapped, raw, received)
     return (mapped.source_key, payload, digest, canonical, mapped)
+
+
+def storable_key(key: str | None) -> str | None:
+    """``key`` as a quarantine entry can hold it: unchanged up to ``MAX_KEY_CHARS``; a longer
+    one cut, with a digest of the whole at its end, so that the same over-long key always
+    gives the same entry key (a re-delivered record is still recognised) and two different
+    ones do not share it."""
+    if key is None or len(key) <= MAX_KEY_CHARS:
+        return key
+    digest = _sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return f"{key[: MAX_KEY_CHARS - len(digest) - 1]}~{digest}"

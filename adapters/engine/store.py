@@ -20,7 +20,7 @@ from sqlalchemy import Connection, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from adapters.contract import Extracted, RecordRejected
-from adapters.engine.encoding import Ready, raw_bytes
+from adapters.engine.encoding import Ready, raw_bytes, storable_key
 from canonical_model import Quarantine, QuarantineStatus, SourceRecord, SourceRecordHistory
 
 __all__ = ["StreamWrites", "quarantine", "upsert_records"]
@@ -365,7 +365,7 @@ def quarantine(
         return 0
     known.open_quarantine = True
     candidates = [
-        (item.source_key or rejection.source_key, raw_bytes(item.raw), rejection)
+        (storable_key(item.source_key or rejection.source_key), raw_bytes(item.raw), rejection)
         for item, rejection in rejected
     ]
     keys = {key for key, _, _ in candidates if key is not None}
