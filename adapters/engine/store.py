@@ -5,7 +5,7 @@ The records of a checkpoint go to the driver as plain tuples of already-encoded 
 statement to compile, no bind processor and no ORM object, which together cost more than
 the database's own work. Timestamps are converted once per checkpoint with the column
 type's own bind processor, so the stored values are exactly what the ORM would write.
-Everything rare — versions superseded, quarantine, released quarantine — stays in Core.
+Superseded versions, which are rare, stay in Core. Quarantine entries are ``quarantine``'s.
 """
 
 from __future__ import annotations
@@ -16,14 +16,13 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, insert, literal, select, update
+from sqlalchemy import Connection, insert, literal, select
 from sqlalchemy.orm import Session
 
-from adapters.contract import Extracted, RecordRejected
-from adapters.engine.encoding import Ready, raw_bytes, storable_key
-from canonical_model import Quarantine, QuarantineStatus, SourceRecord, SourceRecordHistory
+from adapters.engine.encoding import Ready
+from canonical_model import QuarantineStatus, SourceRecord, SourceRecordHistory
 
-__all__ = ["StreamWrites", "quarantine", "upsert_records"]
+__all__ = ["StreamWrites", "chunks", "upsert_records"]
 
 _KEY_CHUNK = 400  # keys per IN (…) lookup: well inside every backend's parameter limit
 _RECORDS = SourceRecord.metadata.tables["source_record"]
@@ -130,7 +129,7 @@ class StreamWrites:
                 self.stored = None
 
 
-def _chunks(items: Sequence[Any], size: int = _KEY_CHUNK) -> Iterable[Sequence[Any]]:
+def chunks(items: Sequence[Any], size: int = _KEY_CHUNK) -> Iterable[Sequence[Any]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
 
@@ -146,7 +145,7 @@ def _stored(
             cursor.execute(_LOOKUP_PG, (keys, source, stream))
             return {key: (rid, digest, ver) for key, rid, digest, ver in cursor}
         current: dict[str, tuple[int, str, int]] = {}
-        for chunk in _chunks(keys):
+        for chunk in chunks(keys):
             sql = _LOOKUP_SQLITE.format(marks=", ".join("?" * len(chunk)))
             cursor.execute(sql, (source, stream, *chunk))
             current.update({key: (rid, digest, ver) for key, rid, digest, ver in cursor})
@@ -247,8 +246,6 @@ def upsert_records(
                 for key, v in interim
             ],
         )
-    if known.open_quarantine:
-        _release_quarantined(session, source, stream, keys, now)
     return len(new), versions, unchanged
 
 
@@ -303,31 +300,13 @@ def _copy(connection: Connection, rows: list[tuple[Any, ...]]) -> None:
                 copy.write_row(row)
 
 
-def _release_quarantined(
-    session: Session, source: str, stream: str, keys: Sequence[str], now: Any
-) -> None:
-    """A key that now maps cleanly closes its open quarantine entries: the source fixed it."""
-    for chunk in _chunks(keys):
-        session.execute(
-            update(Quarantine)
-            .where(
-                Quarantine.source == source,
-                Quarantine.stream == stream,
-                Quarantine.status == QuarantineStatus.OPEN,
-                Quarantine.source_key.in_(chunk),
-            )
-            .values(status=QuarantineStatus.RELEASED, released_at=now)
-            .execution_options(synchronize_session=False)
-        )
-
-
 def _archive_versions(session: Session, superseded: list[tuple[int, int]], now: Any) -> None:
     """Copy the stored state of records about to change into the history table.
 
     ``INSERT … SELECT`` inside the database: the old payload never travels through Python.
     The stream's state row is locked, so the versions read earlier are still current.
     """
-    for chunk in _chunks([rid for rid, _ in superseded]):
+    for chunk in chunks([rid for rid, _ in superseded]):
         session.execute(
             insert(_HISTORY).from_select(
                 [
@@ -350,56 +329,3 @@ def _archive_versions(session: Session, superseded: list[tuple[int, int]], now: 
                 ).where(_RECORDS.c.id.in_(list(chunk))),
             )
         )
-
-
-def quarantine(
-    session: Session,
-    source: str,
-    stream: str,
-    rejected: Sequence[tuple[Extracted, RecordRejected]],
-    batch_id: str,
-    known: StreamWrites,
-) -> int:
-    """Keep each rejected record whole, once: a re-delivered bad record is not stored twice."""
-    if not rejected:
-        return 0
-    known.open_quarantine = True
-    candidates = [
-        (storable_key(item.source_key or rejection.source_key), raw_bytes(item.raw), rejection)
-        for item, rejection in rejected
-    ]
-    keys = {key for key, _, _ in candidates if key is not None}
-    seen: set[tuple[str | None, bytes]] = set()
-    if keys:
-        for chunk in _chunks(sorted(keys)):
-            seen.update(
-                (key, bytes(raw))
-                for key, raw in session.execute(
-                    select(Quarantine.source_key, Quarantine.raw).where(
-                        Quarantine.source == source,
-                        Quarantine.stream == stream,
-                        Quarantine.status == QuarantineStatus.OPEN,
-                        Quarantine.source_key.in_(chunk),
-                    )
-                )
-            )
-    rows = []
-    for key, raw, rejection in candidates:
-        if (key, raw) in seen:
-            continue
-        seen.add((key, raw))
-        rows.append(
-            {
-                "source": source,
-                "stream": stream,
-                "source_key": key,
-                "raw": raw,
-                "reason_code": rejection.reason_code,
-                "reason": rejection.reason,
-                "batch_id": batch_id,
-                "status": QuarantineStatus.OPEN,
-            }
-        )
-    if rows:
-        session.execute(insert(Quarantine), rows)
-    return len(rows)

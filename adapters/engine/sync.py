@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.contract import (
@@ -36,9 +36,11 @@ from adapters.engine.encoding import (
     raw_bytes,
 )
 from adapters.engine.heap import frozen_heap
-from adapters.engine.store import StreamWrites, quarantine, upsert_records
+from adapters.engine.quarantine import quarantine, release_quarantined
+from adapters.engine.state import load_cursor, load_state, lock_state, rewrite_state, write_state
+from adapters.engine.store import StreamWrites, upsert_records
 from audit import append_many as audit_append_many
-from canonical_model import Direction, SyncState, utcnow
+from canonical_model import Direction, utcnow
 
 __all__ = [
     "SYNC_ACTOR",
@@ -54,22 +56,6 @@ log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[SyncReport], None]
 SYNC_ACTOR = "gridhub-sync"
-_STATE = SyncState.metadata.tables["sync_state"]
-_THIS_STATE = (_STATE.c.source == bindparam("state_source")) & (
-    _STATE.c.stream == bindparam("state_stream")
-)
-_LOOK_UP_STATE = select(_STATE.c.cursor, _STATE.c.last_batch_id).where(_THIS_STATE)
-_READ_STATE = _LOOK_UP_STATE.with_for_update()
-_WRITE_STATE = (
-    update(_STATE)
-    .where(_THIS_STATE)
-    .values(
-        cursor=bindparam("new_cursor"),
-        records_seen=_STATE.c.records_seen + bindparam("received"),
-        last_batch_id=bindparam("batch"),
-        updated_at=bindparam("now"),
-    )
-)
 _NO_WAIT = "SET LOCAL synchronous_commit TO off"  # see _commit_checkpoint
 _ANALYZE = text("ANALYZE source_record (source, stream, source_key, person_id, updated_at, id)")
 #: The table's size in pages now, and when it was last analyzed (0: never).
@@ -94,28 +80,6 @@ class Commit(Flush):
 
 class ConcurrentSyncError(RuntimeError):
     """Another run moved this stream's cursor while we were syncing it."""
-
-
-def load_cursor(sessions: sessionmaker[Session], source: str, stream: str) -> dict[str, Any]:
-    return _load_state(sessions, source, stream)[0]
-
-
-def _load_state(
-    sessions: sessionmaker[Session], source: str, stream: str
-) -> tuple[dict[str, Any], str | None]:
-    """The stored cursor and the batch that last wrote it.
-
-    Core, not ``session.get``: the first ORM query of a process configures every mapper
-    of the canonical model (~50 ms, then ~30 ms compiling), which a sync paid before its
-    first record — a tenth of a whole 民政 sync. Nothing else on a sync's path needs them.
-    """
-    with sessions() as session:
-        row = (
-            session.connection()
-            .execute(_LOOK_UP_STATE, {"state_source": source, "state_stream": stream})
-            .first()
-        )
-        return (dict(row[0]), row[1]) if row is not None else ({}, None)
 
 
 @dataclass(slots=True)
@@ -148,7 +112,7 @@ def sync_stream(
         stream = adapter.stream(stream)
     report = SyncReport(source=adapter.name, stream=stream.name, batch_id=uuid.uuid4().hex)
     cursor: Mapping[str, Any]
-    cursor, last_batch = _load_state(sessions, adapter.name, stream.name)
+    cursor, last_batch = load_state(sessions, adapter.name, stream.name)
     stored_cursor = dict(cursor)
     pending = _Checkpoint()
     known = StreamWrites()
@@ -298,7 +262,7 @@ def _commit_checkpoint(
     with sessions() as session, session.begin():
         if not durable and session.get_bind().dialect.name == "postgresql":
             session.connection().exec_driver_sql(_NO_WAIT)
-        cursor, last_batch = _lock_state(session, source, stream.name)
+        cursor, last_batch = lock_state(session, source, stream.name)
         if cursor != dict(expected_cursor) or last_batch != expected_batch:
             raise ConcurrentSyncError(
                 f"the cursor of {source}/{stream.name} moved during this sync; "
@@ -307,20 +271,15 @@ def _commit_checkpoint(
         inserted, updated, unchanged = upsert_records(
             session, source, stream.name, pending.ready, report.batch_id, now, known
         )
+        if known.open_quarantine and pending.ready:  # keys that map cleanly now close theirs
+            keys = list(dict.fromkeys(r[0] for r in pending.ready))
+            release_quarantined(session, source, stream.name, keys, now)
         quarantined = quarantine(
             session, source, stream.name, pending.rejected, report.batch_id, known
         )
         stream.on_checkpoint(session, pending.mapped)
-        session.connection().execute(
-            _WRITE_STATE,
-            {
-                "state_source": source,
-                "state_stream": stream.name,
-                "new_cursor": dict(next_cursor),
-                "received": pending.received,
-                "batch": report.batch_id,
-                "now": now,
-            },
+        write_state(
+            session, source, stream.name, next_cursor, pending.received, report.batch_id, now
         )
         # ``append_many``, not ``append``: the entry object ``append`` returns is an ORM
         # instance, and building the first one configures every mapper (~30 ms a sync).
@@ -382,10 +341,7 @@ def _after_sync(sessions: sessionmaker[Session], report: SyncReport, *, flushed:
             return  # every SQLite commit is as durable as the last (see _commit_checkpoint)
         if not flushed:
             with session.begin():
-                session.connection().execute(
-                    update(_STATE).where(_THIS_STATE).values(updated_at=_STATE.c.updated_at),
-                    {"state_source": report.source, "state_stream": report.stream},
-                )
+                rewrite_state(session, report.source, report.stream)
         try:
             with session.begin():
                 analyzed, now = session.execute(_PAGES).one()
@@ -398,23 +354,3 @@ def _after_sync(sessions: sessionmaker[Session], report: SyncReport, *, flushed:
                 report.stream,
                 type(exc).__name__,
             )
-
-
-def _lock_state(session: Session, source: str, stream: str) -> tuple[dict[str, Any], str | None]:
-    """The stream's stored (cursor, last batch), its row locked until the checkpoint commits.
-
-    Core statements built once: through the ORM, reading and updating this one row cost
-    more Python per checkpoint than the audit entry and the quarantine probe together.
-    """
-    connection = session.connection()
-    row = connection.execute(
-        _READ_STATE, {"state_source": source, "state_stream": stream}
-    ).one_or_none()
-    if row is None:
-        connection.execute(
-            insert(_STATE).values(
-                source=source, stream=stream, cursor={}, records_seen=0, updated_at=utcnow()
-            )
-        )
-        return {}, None
-    return dict(row.cursor), row.last_batch_id

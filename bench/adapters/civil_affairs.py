@@ -277,10 +277,10 @@ _ENGINE_PARTS = (  # (substring of "file:function", what it is): cumulative time
     ("engine/encoding.py:prepare", "encoding a mapped record: canonical fields, hash"),
     ("engine/encoding.py:raw_bytes", "encoding the raw record (hash and payload)"),
     ("engine/store.py:check", "whether the stream holds records, open quarantine (once)"),
-    ("engine/store.py:quarantine", "quarantine rejected records"),
-    ("engine/sync.py:_lock_state", "SELECT … FOR UPDATE of sync_state"),
+    ("engine/quarantine.py:quarantine", "quarantine rejected records"),
+    ("engine/state.py:lock_state", "SELECT … FOR UPDATE of sync_state"),
     ("log.py:append", "audit append (one entry per checkpoint)"),
-    ("engine/sync.py:_refresh_statistics", "ANALYZE after checkpoints 1, 2, 4, … (PostgreSQL)"),
+    ("engine/sync.py:_after_sync", "flush and ANALYZE after a stream (PostgreSQL)"),
 )
 
 
