@@ -89,8 +89,9 @@ _HOLDS_PG = _HOLDS.format(p="%s")
 
 @dataclass(slots=True)
 class StreamWrites:
-    """What one sync of a stream knows of the stream's stored rows: read once, in the first
-    checkpoint with records to store, then kept up to date by the sync's own writes.
+    """What one sync of a stream knows of the stream's stored rows: read once (``check``), in
+    the sync's first checkpoint under the lock of its state row, then kept up to date by the
+    sync's own writes. Until it is read, every key is looked up and quarantine released.
 
     Why it may: every checkpoint commits under the lock of the stream's state row, after
     checking that no other run has moved the cursor since this sync last committed, and only
@@ -176,14 +177,13 @@ def upsert_records(
     Returns (inserted, updated, unchanged) with inserted + updated + unchanged == len(ready):
     ``updated`` counts every new version, so the accounting always balances. A key that
     appears several times in one checkpoint is applied in order, so each of its intermediate
-    versions still reaches the history. ``known`` is the sync's (see ``StreamWrites``).
+    versions still reaches the history. ``known`` is the sync's, checked already (see
+    ``StreamWrites``).
     """
     if not ready:
         return 0, 0, 0
     connection = session.connection()
     postgres = connection.dialect.name == "postgresql"
-    if not known.checked:
-        known.check(connection, source, stream)
     keys = list(dict.fromkeys(r[0] for r in ready))
     if known.stored is None:
         current = _stored(connection, postgres, source, stream, keys)

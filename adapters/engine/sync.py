@@ -268,6 +268,8 @@ def _commit_checkpoint(
                 f"the cursor of {source}/{stream.name} moved during this sync; "
                 "another run is syncing it — this run stops without storing its checkpoint"
             )
+        if not known.checked:
+            known.check(session.connection(), source, stream.name)
         inserted, updated, unchanged = upsert_records(
             session, source, stream.name, pending.ready, report.batch_id, now, known
         )
