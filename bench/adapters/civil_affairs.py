@@ -8,8 +8,11 @@ fresh interpreter so that its RSS is the adapter's and the engine's alone (the p
 samples it with psutil); a run at a fifth of the size shows whether memory grows with the
 number of records. Three measurements per size: the adapter's transport alone (ODBC,
 decoding, rows), the engine alone (records mapped beforehand, replayed into the store), and
-the end-to-end sync — twice: once as it runs, for the rate, memory and total CPU, and once
-with extraction and mapping timed per record (CPU) so that the remainder is the engine's.
+the end-to-end sync: as it runs, for the rate, memory and total CPU, and once more with
+extraction and mapping timed per record (CPU) so that the remainder is the engine's. At the
+largest size the sync as it runs is repeated (``--repeat``, default 5), the four paths taking
+turns round by round, and the figure is the median run's (with every run's rate beside it):
+one run of each moved by ±40 % between back-to-back runs of the same build.
 The timing costs four clock reads and two wrappers a record in the process that bounds the
 rate (a clock read costs ~0.6 µs here; the timed run was slower in each of six pairs, by 2 %
 to 28 %), so the rate never comes from it. With ``--map-workers`` (default 1) pages are
@@ -332,6 +335,34 @@ def _ranked(shares: dict[str, float]) -> dict[str, float]:
     return {k: round(v, 3) for k, v in sorted(shares.items(), key=lambda kv: -kv[1])}
 
 
+def _sync(spec: dict[str, Any]) -> dict[str, Any]:
+    """One end-to-end sync into a fresh store; every record must arrive."""
+    result = _measure(spec | {"mode": "sync"})
+    assert result["received"] == spec["records"], (result["received"], spec["records"])
+    return result
+
+
+def _sync_rounds(
+    syncs: list[tuple[str, str, dict[str, Any], str]], repeat: int
+) -> list[list[dict[str, Any]]]:
+    """``repeat`` syncs of each (source, store), taking turns round by round: on a machine
+    whose speed drifts by tens of per cent within minutes, one run of each would compare
+    moments as much as paths, and turns spread a slow spell over all of them."""
+    runs: list[list[dict[str, Any]]] = [[] for _ in syncs]
+    for _ in range(repeat):
+        for i, (_source, store, base, _size) in enumerate(syncs):
+            with _store(store) as url:
+                runs[i].append(_sync(base | {"store_url": url}))
+    return runs
+
+
+def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run of median rate (the lower middle of an even number): its rate is the figure,
+    and its CPU a record and memory curve come with it, as measured together."""
+    ranked = sorted(runs, key=lambda r: r["rate"])
+    return ranked[(len(ranked) - 1) // 2]
+
+
 def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     first = args.persons[0]
     sizes = sorted(
@@ -354,41 +385,44 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
         for persons in sizes:
             print(f"{persons} persons:", file=sys.stderr)
             sources = _build_sources(persons, args.sources, stack)
+            syncs: list[tuple[str, str, dict[str, Any], str]] = []
             for source, (connection, records) in sources.items():
                 size = f"{persons} persons, {records} records"
                 base = {"connection": connection, "checkpoint": args.checkpoint}
                 base |= {"page": args.page_size, "store_url": None, "map_workers": args.map_workers}
-                base |= {"map_chunk": args.map_chunk}
+                base |= {"map_chunk": args.map_chunk, "records": records}
                 extracted = _measure(base | {"mode": "extract"})
                 rate(f"extraction only (ODBC, decoding, rows), {source} ODBC", extracted, size,
                      rss_peak_mb=extracted["rss_peak_mb"])  # fmt: skip
                 for store in args.stores:
-                    with _store(store) as url:
-                        if source == "sqlite":
+                    if source == "sqlite":
+                        with _store(store) as url:
                             alone = _measure(base | {"mode": "engine", "store_url": url})
-                            rate(f"engine alone (records mapped beforehand) → {store} store",
-                                 alone, size)  # fmt: skip
-                    # Twice: the rate from a sync as it runs, its CPU by part from a timed one.
-                    with _store(store) as url:
-                        result = _measure(base | {"mode": "sync", "store_url": url})
-                    with _store(store) as url:
-                        timed = _measure(base | {"mode": "sync", "store_url": url, "parts": True})
-                    for each in (result, timed):
-                        assert each["received"] == records, (each["received"], records)
-                    label = f"{source} ODBC → {store} store"
-                    print(f"  {label}: {result['rate']:.0f} records/s (timed run "
-                          f"{timed['rate']:.0f})", file=sys.stderr)  # fmt: skip
-                    rate(f"end-to-end sync rate, {label}", result, size,
-                         us_per_record=result["us_per_record"],
-                         timed_run={"rate": round(timed["rate"], 1),
-                                    "us_per_record": timed["us_per_record"]})  # fmt: skip
-                    figures.append(
-                        {"figure": f"peak RSS, {label}", "unit": "MiB",
-                         "value": round(result["rss_peak_mb"], 1),
-                         "target": f"< {TARGET_RSS_MB}", "data_size": size,
-                         "rss_after_20pct_mb": result["rss_after_20pct_mb"],
-                         "rss_after_100pct_mb": result["rss_after_100pct_mb"], **meta}
-                    )  # fmt: skip
+                        rate(f"engine alone (records mapped beforehand) → {store} store",
+                             alone, size)  # fmt: skip
+                    syncs.append((source, store, base, size))
+            repeat = args.repeat if persons == sizes[-1] else 1
+            for (source, store, base, size), runs in zip(
+                syncs, _sync_rounds(syncs, repeat), strict=True
+            ):
+                with _store(store) as url:  # the CPU by part, from a timed run of its own
+                    timed = _sync(base | {"store_url": url, "parts": True})
+                result = _median_run(runs)
+                label = f"{source} ODBC → {store} store"
+                print(f"  {label}: {result['rate']:.0f} records/s, median of "
+                      f"{len(runs)} (timed run {timed['rate']:.0f})", file=sys.stderr)  # fmt: skip
+                rate(f"end-to-end sync rate, {label}", result, size,
+                     us_per_record=result["us_per_record"],
+                     runs=[round(r["rate"], 1) for r in runs],
+                     timed_run={"rate": round(timed["rate"], 1),
+                                "us_per_record": timed["us_per_record"]})  # fmt: skip
+                figures.append(
+                    {"figure": f"peak RSS, {label}", "unit": "MiB",
+                     "value": round(max(r["rss_peak_mb"] for r in runs), 1),
+                     "target": f"< {TARGET_RSS_MB}", "data_size": size,
+                     "rss_after_20pct_mb": result["rss_after_20pct_mb"],
+                     "rss_after_100pct_mb": result["rss_after_100pct_mb"], **meta}
+                )  # fmt: skip
             if args.profile and persons == sizes[-1] and "sqlite" in sources:
                 for profile in _profile(sources["sqlite"][0], args.checkpoint):
                     size = f"{persons} persons, {sources['sqlite'][1]} records"
@@ -411,6 +445,12 @@ def markdown(figures: list[dict[str, Any]]) -> str:
             timed = f.get("timed_run")
             parts = timed["us_per_record"] if timed else us
             detail = f"{us['total_cpu']:.0f}"
+            runs = f.get("runs")
+            if runs and len(runs) > 1:  # results before 2026-11-25 had one run
+                detail = (
+                    f"median of {len(runs)} runs ({min(runs):,.0f}–{max(runs):,.0f}/s), "
+                    f"that run's {detail}"
+                )
             if "extract" in parts:  # results before 2026-11-24 timed the rated run itself
                 where = f"a second, timed run: {parts['total_cpu']:.0f}" if timed else "this run"
                 detail += (
@@ -452,6 +492,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--map-workers", type=int, default=1, help="0 maps inline")
     parser.add_argument(
         "--map-chunk", type=int, default=250, help="records per piece sent to a mapping worker"
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=5, help="end-to-end syncs of each path at the largest size"
     )
     parser.add_argument("--profile", action="store_true", help="cProfile a sync and the engine")
     parser.add_argument("--append", action="store_true", help="merge into the results file")

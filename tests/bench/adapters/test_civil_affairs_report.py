@@ -40,3 +40,11 @@ def test_a_result_recorded_before_the_timed_run_still_renders() -> None:
            "map_worker": 59.0, "engine": 21.0, "store_server": 32.0}  # fmt: skip
     line = markdown([_figure(us_per_record=old)]).splitlines()[-1]
     assert "| 106; by part (this run) extract 19 + map 3 + " in line
+
+
+def test_repeated_runs_show_the_median_and_the_range() -> None:
+    plain = {"total_cpu": 103.0, "map_worker": 50.0, "store_server": 33.0}
+    runs = [15100.0, 17046.0, 12800.0, 19020.0, 16900.0]
+    line = markdown([_figure(us_per_record=plain, runs=runs)]).splitlines()[-1]
+    assert "| 17046.0 records/s |" in line
+    assert "| median of 5 runs (12,800–19,020/s), that run's 103; PostgreSQL's own 33" in line
