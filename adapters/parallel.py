@@ -21,19 +21,20 @@ import multiprocessing
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
-from typing import Any
-
-import msgspec
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from adapters.contract import Extracted, Mapped, RecordRejected
-from adapters.engine.encoding import encode_canonical, encode_mapped, raw_bytes
+from adapters.engine.encoding import StoredJson, encode_canonical, encode_mapped, raw_bytes
 from adapters.forked import ForkedWorkers, WorkerFailed
 
 __all__ = [
     "Ahead",
+    "Decoder",
     "PageMapper",
     "Result",
     "StoredJson",
+    "Undecoded",
     "map_records",
     "mapped",
     "pieces",
@@ -51,13 +52,27 @@ log = logging.getLogger(__name__)
 Result = tuple[Any, ...]
 
 MapFn = Callable[[Extracted], Mapped]
+_Item = TypeVar("_Item")
+#: Turns a row as read into the record (row, cursor → ``Extracted``); module-level or a
+#: ``functools.partial`` of one, as it travels to the worker with each piece.
+Decoder = Callable[[Any, Mapping[str, Any]], Extracted]
+
+
+@dataclass(frozen=True, slots=True)
+class Undecoded:
+    """A row read from the source and not decoded yet: ``Ahead`` with a ``decode`` has it
+    decoded with its piece, in the worker (or here, for a piece that stays here)."""
+
+    row: Any
+    cursor: Mapping[str, Any]
 
 
 def map_records(
     map_fn: MapFn,
-    raws: Sequence[Mapping[str, Any] | bytes],
+    raws: Sequence[Any],
     encode: bool = False,
     keys: Sequence[str | None] | None = None,
+    decode: Decoder | None = None,
 ) -> list[Result]:
     """Map one page (in the worker); never raises for a single bad record.
 
@@ -66,13 +81,26 @@ def map_records(
     outside the record (``keys``; a Kafka message's key names a message that never parsed).
     With ``encode`` each record is also encoded for the store here, so the sync process
     does not: worth it where that process, not the worker, bounds the rate (the hotline's, 民政's).
+    ``raws`` are records (mappings, or bytes a mapper parses) or, with ``decode``, rows as
+    read, decoded here first; encoded, such a record comes back whole ("encoded", payload
+    included), so the sync process never decodes it.
     """
     out: list[Result] = []
     for i, raw in enumerate(raws):
         result: Result
         try:
-            m = map_fn(Extracted(raw=raw, cursor={}, source_key=keys[i] if keys else None))
-            if encode and m.payload is raw and not isinstance(raw, bytes):
+            received = None
+            if decode is not None:
+                item = decode(raw, {})
+                raw = item.raw
+                if encode:  # before the mapper, which may touch the row: as the engine does
+                    received = raw_bytes(raw)
+            else:
+                item = Extracted(raw=raw, cursor={}, source_key=keys[i] if keys else None)
+            m = map_fn(item)
+            if received is not None:
+                result = ("encoded", m.source_key, *encode_mapped(m, raw, received))
+            elif encode and m.payload is raw and not isinstance(raw, bytes):
                 # The payload is the record as received, which the sync process encodes
                 # anyway for its exchange-log digest: only the canonical fields travel back.
                 result = ("canonical", m.source_key, encode_canonical(m.canonical))
@@ -90,38 +118,6 @@ def map_records(
     return out
 
 
-class StoredJson(Mapping[str, Any]):
-    """A JSON object as the store will hold it, parsed only when first read.
-
-    What a worker-encoded record carries as its payload and canonical fields: the engine
-    stores the texts and nothing in a sync reads them back, so parsing them would be waste.
-    Values are JSON's (a date is its ISO text), as anyone reading the store sees them.
-    """
-
-    __slots__ = ("_text", "_value")
-
-    def __init__(self, text: str) -> None:
-        self._text = text
-        self._value: dict[str, Any] | None = None
-
-    def _object(self) -> dict[str, Any]:
-        if self._value is None:
-            self._value = msgspec.json.decode(self._text)
-        return self._value
-
-    def __getitem__(self, key: str) -> Any:
-        return self._object()[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._object())
-
-    def __len__(self) -> int:
-        return len(self._object())
-
-    def __repr__(self) -> str:
-        return f"StoredJson({len(self._text)} characters)"  # never the personal data itself
-
-
 def mapped(item: Extracted, result: Result | None, map_fn: MapFn) -> Mapped:
     """The ``Mapped`` of ``item`` from its ``map_records`` result, or mapped inline when
     there is none (no worker, or the worker's mapper raised: the real error is raised here)."""
@@ -130,9 +126,10 @@ def mapped(item: Extracted, result: Result | None, map_fn: MapFn) -> Mapped:
     kind = result[0]
     if kind == "encoded":
         payload, digest, canonical = result[2], result[3], result[4]
+        raw = item.raw  # the payload itself where the worker also decoded the record
         return Mapped(
             source_key=result[1],
-            payload=StoredJson(payload),
+            payload=raw if type(raw) is StoredJson else StoredJson(payload),
             canonical=StoredJson(canonical),
             encoded=(payload, digest, canonical),
         )
@@ -189,9 +186,10 @@ class PageMapper:
         raws: Sequence[Mapping[str, Any] | bytes],
         encode: bool = False,
         keys: Sequence[str | None] | None = None,
+        decode: Decoder | None = None,
     ) -> Future[list[Result]] | None:
         """``map_records(…)`` of the page in a worker, or None to map the page inline."""
-        return self.run(len(raws), map_records, map_fn, list(raws), encode, keys)
+        return self.run(len(raws), map_records, map_fn, list(raws), encode, keys, decode)
 
     def results(self, future: Future[list[Result]] | None) -> list[Result] | None:
         """The page's results, or None to handle it inline (the worker died, say by OOM)."""
@@ -217,7 +215,7 @@ class PageMapper:
             self._pool = None
 
 
-def pieces(items: list[Extracted], size: int) -> list[list[Extracted]]:
+def pieces(items: list[_Item], size: int) -> list[list[_Item]]:
     """``items`` cut evenly into pieces of at least ``size`` (fewer than ``2 * size``): no
     small remainder, which would be mapped inline while the worker idles."""
     count = max(1, len(items) // size)
@@ -227,8 +225,11 @@ def pieces(items: list[Extracted], size: int) -> list[list[Extracted]]:
     return [items[i : i + step] for i in range(0, len(items), step)]
 
 
-def _inputs(piece: list[Extracted]) -> tuple[list[Mapping[str, Any] | bytes], list[str | None]]:
-    """What a piece is mapped from, in the worker or here: its raws and their source keys."""
+def _inputs(piece: list[Any]) -> tuple[list[Any], list[str | None] | None]:
+    """What a piece is mapped from, in the worker or here: its raws and the source keys the
+    stream found outside them — or its rows, whose keys are inside them (``Undecoded``)."""
+    if piece and type(piece[0]) is Undecoded:
+        return [u.row for u in piece], None
     return [item.raw for item in piece], [item.source_key for item in piece]
 
 
@@ -245,6 +246,13 @@ class Ahead:
     stored. The stream's ``map`` asks ``result(item)`` for the record just handed on. With
     ``encode`` the worker also encodes each record for the store (``map_records``).
 
+    **Decoding.** With ``decode`` a stream puts rows as read (``Undecoded``) and the worker
+    decodes each with its piece; the record handed on is then built from what the worker
+    encoded (its payload a ``StoredJson``), so the sync process neither decodes nor encodes
+    it. A row the worker did not encode (it stayed here, or was rejected) is decoded here.
+    Decoding then moves with the mapping, both ways: into the worker, and back into this
+    process with a stolen piece.
+
     **Stealing.** When the record whose turn has come is not mapped yet, this process does
     not wait: it takes the newest piece the worker has not started (a cancelled future
     never reaches the worker) and maps it itself, from the back of the queue while the
@@ -255,23 +263,30 @@ class Ahead:
     """
 
     def __init__(
-        self, mapper: PageMapper, map_fn: MapFn, piece: int, *, encode: bool = False
+        self,
+        mapper: PageMapper,
+        map_fn: MapFn,
+        piece: int,
+        *,
+        encode: bool = False,
+        decode: Decoder | None = None,
     ) -> None:
         self.mapper = mapper
         self.map_fn = map_fn
         self.encode = encode
+        self.decode = decode
         # A piece under the mapper's minimum would stay inline: pieces are never smaller.
         self.size = max(piece, mapper.min_page)
         self.depth = 2 * max(1, mapper.workers) + 2
         self.stolen = 0  # pieces this process mapped itself while the worker was busy
-        self._queue: deque[tuple[list[Extracted], Future[list[Result]] | None]] = deque()
+        self._queue: deque[tuple[list[Any], Future[list[Result]] | None]] = deque()
         self._current: tuple[Extracted, Result] | None = None
 
-    def queue(self, items: list[Extracted]) -> None:
+    def queue(self, items: list[Extracted] | list[Undecoded]) -> None:
         """Send a page's pieces to the worker without handing anything on (a prefetch)."""
-        for piece in pieces(items, self.size):
+        for piece in pieces(list(items), self.size):
             raws, keys = _inputs(piece)
-            future = self.mapper.map_page(self.map_fn, raws, self.encode, keys)
+            future = self.mapper.map_page(self.map_fn, raws, self.encode, keys, self.decode)
             self._queue.append((piece, future))
 
     def abandon(self) -> None:
@@ -282,7 +297,7 @@ class Ahead:
                 future.cancel()
         self._queue.clear()
 
-    def put(self, items: list[Extracted]) -> Iterator[Extracted]:
+    def put(self, items: list[Extracted] | list[Undecoded]) -> Iterator[Extracted]:
         """Queue a page; yields the records whose turn has come."""
         self.queue(items)
         queue = self._queue
@@ -310,19 +325,29 @@ class Ahead:
                 continue  # a worker has started it (with several, not always in order)
             raws, keys = _inputs(piece)
             taken: Future[list[Result]] = Future()
-            taken.set_result(map_records(self.map_fn, raws, self.encode, keys))
+            taken.set_result(map_records(self.map_fn, raws, self.encode, keys, self.decode))
             queue[at] = (piece, taken)
             self.stolen += 1
             return True
         return False
 
-    def _handed(
-        self, items: list[Extracted], future: Future[list[Result]] | None
-    ) -> Iterator[Extracted]:
+    def _handed(self, items: list[Any], future: Future[list[Result]] | None) -> Iterator[Extracted]:
         while future is not None and not future.done() and self._steal():
             pass
         results = self.mapper.results(future)
+        decode = self.decode
         for i, item in enumerate(items):
-            self._current = (item, results[i]) if results is not None else None
+            result = results[i] if results is not None else None
+            if type(item) is Undecoded:
+                item = self._decoded(item, result, decode)
+            self._current = (item, result) if result is not None else None
             yield item
         self._current = None
+
+    @staticmethod
+    def _decoded(row: Undecoded, result: Result | None, decode: Decoder | None) -> Extracted:
+        if result is not None and result[0] == "encoded":
+            return Extracted(raw=StoredJson(result[2]), cursor=row.cursor, source_key=result[1])
+        if decode is None:
+            raise TypeError("an undecoded row in an Ahead without decode")
+        return decode(row.row, row.cursor)

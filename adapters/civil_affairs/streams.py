@@ -24,10 +24,12 @@ Why this shape:
   hands over the worker's result for exactly the record just yielded. Pieces, because a
   table often fits in one page: handed over whole, the engine would wait for all of it to
   be mapped and the two processes would take turns — and a piece goes to the worker as
-  soon as its rows are decoded, not after the whole page. The worker also encodes each
-  record for the store (payload and canonical JSON, content hash), which the sync process
-  would otherwise do: with it the two processes' shares are about even. Records still
-  reach the engine one by one, in keyset order.
+  soon as its rows are read, not after the whole page. The worker also decodes each row
+  (``decode_row``) and encodes the record for the store (payload and canonical JSON, content
+  hash), which the sync process would otherwise do: that process then only reads rows and
+  stores records, and every other step of a record moves with its piece to whichever
+  process has time for it (a piece the worker has not started is taken back). Records
+  still reach the engine one by one, in keyset order.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any, ClassVar
 
 from adapters.civil_affairs.client import (
@@ -46,7 +49,7 @@ from adapters.civil_affairs.client import (
 )
 from adapters.civil_affairs.mapping import MAPPERS
 from adapters.contract import Extracted, Mapped, SourceUnavailable, Stream
-from adapters.parallel import Ahead, PageMapper, mapped
+from adapters.parallel import Ahead, PageMapper, Undecoded, mapped
 
 __all__ = ["STREAM_CLASSES", "TYPED_COLUMNS", "CivilAffairsStream"]
 
@@ -103,6 +106,34 @@ def _as_datetime(value: Any, table: str, where: str) -> datetime:
         ) from None
 
 
+def decode_row(
+    names: tuple[str, ...], encoding: str, row: tuple[Any, ...], cursor: Mapping[str, Any]
+) -> Extracted:
+    """A row (its last column ``updated_at``) as the record: a JSON object, narrow text
+    decoded here, so one bad value spoils only its own row — it is kept as hex with the
+    reason, and the mapper quarantines it. Module-level: it travels to the mapping worker,
+    which decodes the rows of the pieces it maps (``parallel.Ahead``)."""
+    raw: dict[str, Any] = {}
+    for column, value in zip(names, row[:-1], strict=True):
+        kind = type(value)
+        if kind is bytes:
+            if value.isascii():  # IDs, dates, amounts: no decoder, no checks
+                raw[column] = value.decode("ascii")
+                continue
+            try:
+                raw[column] = decode_text(value, encoding)
+            except UndecodableText as exc:
+                raw[column] = {"hex": value.hex(), "issue": exc.issue, "detail": exc.detail}
+        elif kind is str or kind is int or value is None:
+            raw[column] = value
+        else:
+            raw[column] = _json_value(value)
+    key = raw.get("case_no")
+    source_key = key.strip() or None if isinstance(key, str) else None
+    # ``_pages`` builds a new position for every row: it is never changed once handed on.
+    return Extracted(raw=raw, cursor=cursor, source_key=source_key)
+
+
 #: Records per piece of a page handed to a mapping worker (a stream's ``map_chunk``).
 MAP_CHUNK = 250
 
@@ -130,7 +161,7 @@ class CivilAffairsStream(Stream):
         self.client = client
         self.mapper = mapper
         self._ahead: Ahead | None = None
-        self._prefetched: tuple[dict[str, Any], Ahead, Iterator[list[Extracted]]] | None = None
+        self._prefetched: tuple[dict[str, Any], Ahead, Iterator[list[Undecoded]]] | None = None
         self._mapper = MAPPERS[self.name]
         selected = [
             f"CAST({c} AS VARCHAR(40)) AS {c}" if c in TYPED_COLUMNS else c for c in self.columns
@@ -182,7 +213,7 @@ class CivilAffairsStream(Stream):
             self._prefetched[1].abandon()
             self._prefetched = None
 
-    def _started(self, cursor: Mapping[str, Any]) -> tuple[Ahead, Iterator[list[Extracted]]]:
+    def _started(self, cursor: Mapping[str, Any]) -> tuple[Ahead, Iterator[list[Undecoded]]]:
         """The pipeline and the pages for ``cursor``: the prefetched ones if they start there."""
         prefetched, self._prefetched = self._prefetched, None
         if prefetched is not None and prefetched[0] == dict(cursor):
@@ -192,12 +223,13 @@ class CivilAffairsStream(Stream):
         return self._new_ahead(), self._pages(cursor)
 
     def _new_ahead(self) -> Ahead:
-        return Ahead(self.mapper, self._mapper, self.map_chunk, encode=True)
+        decode = partial(decode_row, self._names, self.client.config.text_encoding)
+        return Ahead(self.mapper, self._mapper, self.map_chunk, encode=True, decode=decode)
 
-    def _pages(self, cursor: Mapping[str, Any]) -> Iterator[list[Extracted]]:
-        """The keyset pages, rows decoded, each row with the cursor just after it — handed
+    def _pages(self, cursor: Mapping[str, Any]) -> Iterator[list[Undecoded]]:
+        """The keyset pages, each row with the cursor just after it, not decoded yet — handed
         on ``map_chunk`` rows at a time, so the worker maps the first piece while the rest
-        of the page is decoded (a whole table often fits in one page). The last piece of a
+        of the page is read (a whole table often fits in one page). The last piece of a
         page takes the remainder (as ``parallel.pieces`` cuts): a small one would be mapped
         here, inline, while the worker idles."""
         cfg = self.client.config
@@ -223,7 +255,7 @@ class CivilAffairsStream(Stream):
             for i, row in enumerate(page.rows):
                 null_id = int(row[0])
                 position = {**position, "null_id": null_id}
-                items.append(self._extracted(row, position))
+                items.append(Undecoded(row, position))
                 if len(items) >= piece and last - i >= piece:  # no small piece at the end
                     yield items
                     items = []
@@ -262,7 +294,7 @@ class CivilAffairsStream(Stream):
                 moment = _as_datetime(row[-1], table, f"row id {row[0]}")
                 after = (moment, int(row[0]))
                 position = {"null_id": null_id, "updated_at": moment.isoformat(), "id": after[1]}
-                items.append(self._extracted(row, position))
+                items.append(Undecoded(row, position))
                 if len(items) >= piece and last - i >= piece:
                     yield items
                     items = []
@@ -277,30 +309,6 @@ class CivilAffairsStream(Stream):
     def _fetch(self, sql: str, params: list[Any]) -> Page:
         self.pages += 1
         return self.client.fetch(sql, params)
-
-    def _extracted(self, row: tuple[Any, ...], cursor: Mapping[str, Any]) -> Extracted:
-        """The row as a JSON object; narrow text decoded here, so one bad value spoils only
-        its own row: it is kept as hex with the reason, and the mapper quarantines it."""
-        encoding = self.client.config.text_encoding
-        raw: dict[str, Any] = {}
-        for column, value in zip(self._names, row[:-1], strict=True):
-            kind = type(value)
-            if kind is bytes:
-                if value.isascii():  # IDs, dates, amounts: no decoder, no checks
-                    raw[column] = value.decode("ascii")
-                    continue
-                try:
-                    raw[column] = decode_text(value, encoding)
-                except UndecodableText as exc:
-                    raw[column] = {"hex": value.hex(), "issue": exc.issue, "detail": exc.detail}
-            elif kind is str or kind is int or value is None:
-                raw[column] = value
-            else:
-                raw[column] = _json_value(value)
-        key = raw.get("case_no")
-        source_key = key.strip() or None if isinstance(key, str) else None
-        # ``extract`` builds a new position for every row: it is never changed once handed on.
-        return Extracted(raw=raw, cursor=cursor, source_key=source_key)
 
     def map(self, item: Extracted) -> Mapped:
         result = self._ahead.result(item) if self._ahead is not None else None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import msgspec
@@ -22,6 +22,7 @@ __all__ = [
     "DEFAULT_MAX_RECORD_BYTES",
     "MAX_KEY_CHARS",
     "Ready",
+    "StoredJson",
     "canonical_json",
     "content_hash",
     "encode_canonical",
@@ -108,8 +109,44 @@ def _plain_other(item: Any, kind: type) -> bool:
 Ready = tuple[str, str, str, str, Mapped]
 
 
+class StoredJson(Mapping[str, Any]):
+    """A JSON object as the store will hold it, parsed only when first read.
+
+    What a mapping worker hands back for a record it encoded (its payload, its canonical
+    fields): the engine stores the texts and nothing in a sync reads them back, so parsing
+    them would be waste. The text must be what ``canonical_json`` wrote — ``canonical_json``
+    gives it back as it is, and a hash of it is the hash of the object. Values are JSON's (a
+    date is its ISO text), as anyone reading the store sees them.
+    """
+
+    __slots__ = ("_value", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._value: dict[str, Any] | None = None
+
+    def _object(self) -> dict[str, Any]:
+        if self._value is None:
+            self._value = msgspec.json.decode(self.text)
+        return self._value
+
+    def __getitem__(self, key: str) -> Any:
+        return self._object()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._object())
+
+    def __len__(self) -> int:
+        return len(self._object())
+
+    def __repr__(self) -> str:
+        return f"StoredJson({len(self.text)} characters)"  # never the personal data itself
+
+
 def canonical_json(value: Any) -> bytes:
     """The one serialisation used for hashing: key order and spacing can never change a hash."""
+    if type(value) is StoredJson:  # written by this function already (in a worker)
+        return value.text.encode("utf-8")
     if type(value) is dict and _plain_dict(value):
         try:
             return _fast_encode(value)

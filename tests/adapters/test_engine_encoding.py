@@ -20,6 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adapters.engine import canonical_json
+from adapters.engine.encoding import StoredJson, content_hash
 
 _REFERENCE = json.JSONEncoder(
     sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
@@ -124,3 +125,33 @@ def test_any_record_encodes_as_the_reference(record: dict[str, Any]) -> None:
             canonical_json(record)
         return
     assert canonical_json(record) == expected
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.dictionaries(_text(6), _values))
+def test_a_record_encoded_in_a_worker_hashes_as_the_record_itself(record: dict[str, Any]) -> None:
+    """A mapping worker hands a record back as the text ``canonical_json`` wrote
+    (``StoredJson``): encoding that again gives the same bytes — the exchange-log digest and
+    the content hash do not depend on which process decoded the record — without parsing it."""
+    try:
+        encoded = canonical_json(record)
+    except (TypeError, ValueError, UnicodeEncodeError):
+        return
+    if any(word in encoded for word in (b"NaN", b"Infinity")) and _not_json(encoded):
+        return  # the reference writes NaN and ±Infinity, which no store holds as JSON
+    stored = StoredJson(encoded.decode("utf-8"))
+    assert canonical_json(stored) == encoded
+    assert content_hash(stored) == content_hash(record)
+    assert stored._value is None  # never parsed to be encoded
+    assert dict(stored) == json.loads(encoded)
+
+
+def _not_json(encoded: bytes) -> bool:
+    def refuse(constant: str) -> None:
+        raise ValueError(constant)
+
+    try:
+        json.loads(encoded, parse_constant=refuse)
+    except ValueError:
+        return True
+    return False

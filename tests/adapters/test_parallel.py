@@ -6,13 +6,14 @@ import itertools
 import json
 import os
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
 
 from adapters.contract import Extracted, Mapped, RecordRejected
-from adapters.engine.encoding import prepare, raw_bytes
-from adapters.parallel import Ahead, PageMapper, map_records, mapped, pieces
+from adapters.engine.encoding import StoredJson, canonical_json, prepare, raw_bytes
+from adapters.parallel import Ahead, PageMapper, Undecoded, map_records, mapped, pieces
 
 
 def _map(item: Extracted) -> Mapped:
@@ -174,11 +175,11 @@ def test_pieces_are_even_and_keep_order(count: int, size: int, lengths: list[int
     assert [i for p in cut for i in p] == items
 
 
-def _encoded_in_a_worker(map_fn: Any, raws: list[Any]) -> list[Any]:
+def _encoded_in_a_worker(map_fn: Any, raws: list[Any], decode: Any = None) -> list[Any]:
     """One page mapped and encoded in a real forked worker."""
     pipeline = PageMapper(1, min_page=1, label="test")
     try:
-        results = pipeline.results(pipeline.map_page(map_fn, raws, encode=True))
+        results = pipeline.results(pipeline.map_page(map_fn, raws, True, None, decode))
     finally:
         pipeline.close()
     assert results is not None
@@ -282,3 +283,75 @@ def test_the_sync_process_maps_queued_pieces_itself_rather_than_wait() -> None:
     assert len(by) == 2
     inline = _drive(Ahead(PageMapper(0), _map, 4), pages)
     assert out == inline  # in order, each record with its own result, whoever mapped it
+
+
+def _decode(row: Any, cursor: Mapping[str, Any]) -> Extracted:
+    """Rows as a source reads them, (key, kind), into records."""
+    key, kind = row
+    return Extracted(raw={"key": key, "kind": kind}, cursor=cursor, source_key=str(key))
+
+
+def _rows(start: int, count: int) -> list[Undecoded]:
+    kinds = ("ok", "bad", "ok")
+    return [Undecoded((i, kinds[i % 3]), {"at": i + 1}) for i in range(start, start + count)]
+
+
+def _as_the_engine_stores(item: Extracted, result: Any) -> tuple[Any, ...]:
+    """What the engine makes of a record: the digest's bytes, then what it stores (or the
+    rejection's reason)."""
+    received = raw_bytes(item.raw)
+    try:
+        stored: Any = prepare(mapped(item, result, _map), item.raw, received)[:4]
+    except RecordRejected as r:
+        stored = r.reason_code
+    return item.cursor["at"], received, stored
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_rows_are_decoded_with_their_piece_and_stored_as_decoded_here(workers: int) -> None:
+    """Rows go to the worker undecoded; what the engine is handed — the bytes it digests
+    for the exchange log, the texts and hash it stores, the rejections — is what it makes
+    of the same rows decoded in the sync process and mapped there."""
+    pages = [_rows(0, 10), _rows(10, 25)]
+    mapper = PageMapper(workers, min_page=1, label="test")
+    out: list[tuple[Any, ...]] = []
+    from_worker = 0
+    try:
+        ahead = Ahead(mapper, _map, 4, encode=True, decode=_decode)
+        for item in itertools.chain(ahead.put(pages[0]), ahead.put(pages[1]), ahead.drain()):
+            result = ahead.result(item)
+            if result is not None and result[0] == "encoded":
+                assert type(item.raw) is StoredJson  # never decoded in this process
+                from_worker += 1
+            else:
+                assert type(item.raw) is dict  # inline, stolen or rejected: decoded here
+            out.append(_as_the_engine_stores(item, result))
+    finally:
+        mapper.close()
+    here = [_decode(u.row, u.cursor) for page in pages for u in page]
+    assert out == [_as_the_engine_stores(item, None) for item in here]
+    assert [at for at, _, _ in out] == list(range(1, 36))
+    assert (from_worker > 0) == (workers > 0)
+
+
+def test_a_row_decoded_in_the_worker_is_encoded_before_its_mapper_touches_it() -> None:
+    """The payload and its hash are the row as decoded, even when the mapper changes it —
+    as the engine encodes what it received before mapping; a NUL is refused alike."""
+    rows = [(1, "王伟", "户主"), (2, "李娜", "a\u0000b"), (3, "a\u0000b", "")]
+
+    def decoded(row: Any) -> dict[str, Any]:
+        return {"key": row[0], "name": row[1], "note": row[2]}
+
+    results = _encoded_in_a_worker(_map_keeping_the_row, rows, decode=_decode_named)
+    assert [r[0] for r in results] == ["encoded", "rejected", "rejected"]
+    assert results[1][1] == results[2][1] == "encoding.nul"
+    row = decoded(rows[0])
+    received = raw_bytes(row)  # the engine's order: the digest's encoding, then the mapper
+    inline = prepare(_map_keeping_the_row(Extracted(raw=row, cursor={})), row, received)
+    assert results[0][1:] == inline[:4]
+    assert "seen" not in results[0][2]
+    assert results[0][2].encode() == canonical_json(decoded(rows[0]))
+
+
+def _decode_named(row: Any, cursor: Mapping[str, Any]) -> Extracted:
+    return Extracted(raw={"key": row[0], "name": row[1], "note": row[2]}, cursor=cursor)

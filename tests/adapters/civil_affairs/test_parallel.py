@@ -1,6 +1,7 @@
 """Mapping one page ahead in a worker gives the engine exactly what inline mapping gives:
-the same source keys, payload and canonical texts and content hashes (the worker encodes
-them for the store), and the same rejections."""
+the same bytes to digest for the exchange log, the same source keys, payload and canonical
+texts and content hashes (the worker decodes the rows and encodes them for the store), and
+the same rejections."""
 
 from __future__ import annotations
 
@@ -8,54 +9,63 @@ from typing import Any
 
 from adapters.civil_affairs import create_adapter
 from adapters.contract import Extracted, RecordRejected
-from adapters.engine.encoding import prepare, raw_bytes
+from adapters.engine.encoding import StoredJson, prepare, raw_bytes
 from simulators.civil_affairs import CivilAffairsSimulator
 from tests.adapters.civil_affairs.helpers import STREAMS, config_for
 
 
-def _outcomes(sim: CivilAffairsSimulator, workers: int, chunk: int = 250) -> tuple[list[Any], int]:
-    """Every record of every stream as the engine sees it: extracted, then mapped at once."""
+def _outcomes(
+    sim: CivilAffairsSimulator, workers: int, chunk: int = 250
+) -> tuple[list[Any], int, int]:
+    """Every record of every stream as the engine sees it: extracted, then mapped at once;
+    and how many reached it decoded by the worker (a ``StoredJson``), not here."""
     adapter = create_adapter(config_for(sim, page_size=40, map_workers=workers))
     adapter.mapper.min_page = 1  # type: ignore[attr-defined]  # every page to the worker
     for stream in adapter.streams():
         stream.map_chunk = chunk  # type: ignore[attr-defined]
     out: list[Any] = []
+    from_worker = 0
     try:
         for name in STREAMS:
             stream = adapter.stream(name)
             for item in stream.extract({}):
                 assert isinstance(item, Extracted)
+                from_worker += type(item.raw) is StoredJson
+                received = raw_bytes(item.raw)  # what the exchange-log digest is taken of
                 try:
                     m = stream.map(item)
                 except RecordRejected as r:
-                    out.append((name, item.cursor, "rejected", r.reason_code, r.source_key))
+                    out.append((name, item.cursor, received, "rejected", r.reason_code,
+                                r.source_key))  # fmt: skip
                 else:
-                    stored = prepare(m, item.raw, raw_bytes(item.raw))[:4]  # key, texts, hash
-                    out.append((name, item.cursor, *stored, dict(m.payload), dict(m.canonical)))
+                    stored = prepare(m, item.raw, received)[:4]  # key, texts, hash
+                    out.append((name, item.cursor, received, *stored, dict(m.payload),
+                                dict(m.canonical)))  # fmt: skip
         pages: int = adapter.mapper.pages  # type: ignore[attr-defined]
     finally:
         adapter.close()
-    return out, pages
+    return out, pages, from_worker
 
 
 def test_worker_mapping_equals_inline_mapping(sqlite_source: CivilAffairsSimulator) -> None:
     sqlite_source.corrupt_encoding(3, "dibao")  # rejected in the worker, quarantined alike
     sqlite_source.corrupt_encoding(2, "disability", utf8=True)
-    inline, inline_pages = _outcomes(sqlite_source, 0)
-    ahead, ahead_pages = _outcomes(sqlite_source, 1)
-    assert inline_pages == 0
+    inline, inline_pages, none = _outcomes(sqlite_source, 0)
+    ahead, ahead_pages, decoded_there = _outcomes(sqlite_source, 1)
+    assert inline_pages == none == 0
     assert ahead_pages > len(STREAMS)  # several pages per stream went through the worker
+    assert decoded_there > 0  # rows the sync process never decoded
     assert ahead == inline
-    rejected = [o for o in ahead if o[2] == "rejected"]
-    assert {o[3] for o in rejected} == {"encoding.invalid", "encoding.mismatch"}
+    rejected = [o for o in ahead if o[3] == "rejected"]
+    assert {o[4] for o in rejected} == {"encoding.invalid", "encoding.mismatch"}
     assert len(rejected) == 5
 
 
 def test_pages_go_to_the_worker_in_pieces(sqlite_source: CivilAffairsSimulator) -> None:
     sqlite_source.corrupt_encoding(3, "dibao")
-    inline, _ = _outcomes(sqlite_source, 0)
-    whole, whole_pages = _outcomes(sqlite_source, 1)
-    pieces, piece_pages = _outcomes(sqlite_source, 1, chunk=7)
+    inline, _, _ = _outcomes(sqlite_source, 0)
+    whole, whole_pages, _ = _outcomes(sqlite_source, 1)
+    pieces, piece_pages, _ = _outcomes(sqlite_source, 1, chunk=7)
     assert piece_pages > 3 * whole_pages  # a full page of 40 goes over in 5 pieces
     assert pieces == inline
     assert whole == inline
