@@ -5,6 +5,8 @@ the same rejections."""
 
 from __future__ import annotations
 
+import os
+import signal
 from typing import Any
 
 from adapters.civil_affairs import create_adapter
@@ -15,10 +17,11 @@ from tests.adapters.civil_affairs.helpers import STREAMS, config_for
 
 
 def _outcomes(
-    sim: CivilAffairsSimulator, workers: int, chunk: int = 250
+    sim: CivilAffairsSimulator, workers: int, chunk: int = 250, kill_after: int | None = None
 ) -> tuple[list[Any], int, int]:
     """Every record of every stream as the engine sees it: extracted, then mapped at once;
-    and how many reached it decoded by the worker (a ``StoredJson``), not here."""
+    and how many reached it decoded by the worker (a ``StoredJson``), not here. With
+    ``kill_after`` the worker is killed once that many records have been handed on."""
     adapter = create_adapter(config_for(sim, page_size=40, map_workers=workers))
     adapter.mapper.min_page = 1  # type: ignore[attr-defined]  # every page to the worker
     for stream in adapter.streams():
@@ -30,6 +33,9 @@ def _outcomes(
             stream = adapter.stream(name)
             for item in stream.extract({}):
                 assert isinstance(item, Extracted)
+                if kill_after is not None and len(out) == kill_after:
+                    for pid in adapter.mapper._pool.pids:  # type: ignore[attr-defined]
+                        os.kill(pid, signal.SIGKILL)
                 from_worker += type(item.raw) is StoredJson
                 received = raw_bytes(item.raw)  # what the exchange-log digest is taken of
                 try:
@@ -59,6 +65,20 @@ def test_worker_mapping_equals_inline_mapping(sqlite_source: CivilAffairsSimulat
     rejected = [o for o in ahead if o[3] == "rejected"]
     assert {o[4] for o in rejected} == {"encoding.invalid", "encoding.mismatch"}
     assert len(rejected) == 5
+
+
+def test_rows_queued_for_a_worker_that_dies_are_decoded_and_mapped_here(
+    sqlite_source: CivilAffairsSimulator,
+) -> None:
+    """A worker killed mid-sync (say by the OOM killer) holds rows it never decoded: they
+    are decoded here, with every row after them, and the engine sees what it always sees."""
+    sqlite_source.corrupt_encoding(3, "dibao")
+    inline, _, _ = _outcomes(sqlite_source, 0)
+    survived, _, decoded_there = _outcomes(sqlite_source, 1, chunk=7, kill_after=20)
+    # The worker's: the 20 before it died and what it had mapped ahead by then (the first
+    # pages at most); every later row, in this stream and the next, was decoded here.
+    assert 0 < decoded_there <= len(inline) - 100
+    assert survived == inline
 
 
 def test_pages_go_to_the_worker_in_pieces(sqlite_source: CivilAffairsSimulator) -> None:
