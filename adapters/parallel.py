@@ -50,9 +50,9 @@ log = logging.getLogger(__name__)
 #: ``mapped`` then maps that record again inline.
 #: (A pipeline with its own worker function, as health's, may use other "ok" shapes.)
 Result = tuple[Any, ...]
+_Item = TypeVar("_Item")
 
 MapFn = Callable[[Extracted], Mapped]
-_Item = TypeVar("_Item")
 #: Turns a row as read into the record (row, cursor → ``Extracted``); module-level or a
 #: ``functools.partial`` of one, as it travels to the worker with each piece.
 Decoder = Callable[[Any, Mapping[str, Any]], Extracted]
@@ -183,7 +183,7 @@ class PageMapper:
     def map_page(
         self,
         map_fn: MapFn,
-        raws: Sequence[Mapping[str, Any] | bytes],
+        raws: Sequence[Any],
         encode: bool = False,
         keys: Sequence[str | None] | None = None,
         decode: Decoder | None = None,
@@ -223,14 +223,6 @@ def pieces(items: list[_Item], size: int) -> list[list[_Item]]:
         return [items]
     step = -(-len(items) // count)
     return [items[i : i + step] for i in range(0, len(items), step)]
-
-
-def _inputs(piece: list[Any]) -> tuple[list[Any], list[str | None] | None]:
-    """What a piece is mapped from, in the worker or here: its raws and the source keys the
-    stream found outside them — or its rows, whose keys are inside them (``Undecoded``)."""
-    if piece and type(piece[0]) is Undecoded:
-        return [u.row for u in piece], None
-    return [item.raw for item in piece], [item.source_key for item in piece]
 
 
 class Ahead:
@@ -285,8 +277,8 @@ class Ahead:
     def queue(self, items: list[Extracted] | list[Undecoded]) -> None:
         """Send a page's pieces to the worker without handing anything on (a prefetch)."""
         for piece in pieces(list(items), self.size):
-            raws, keys = _inputs(piece)
-            future = self.mapper.map_page(self.map_fn, raws, self.encode, keys, self.decode)
+            raws, keys, decode = self._inputs(piece)
+            future = self.mapper.map_page(self.map_fn, raws, self.encode, keys, decode)
             self._queue.append((piece, future))
 
     def abandon(self) -> None:
@@ -323,31 +315,42 @@ class Ahead:
                 continue  # inline, or mapped already: nothing to take
             if not future.cancel():
                 continue  # a worker has started it (with several, not always in order)
-            raws, keys = _inputs(piece)
+            raws, keys, decode = self._inputs(piece)
             taken: Future[list[Result]] = Future()
-            taken.set_result(map_records(self.map_fn, raws, self.encode, keys, self.decode))
+            taken.set_result(map_records(self.map_fn, raws, self.encode, keys, decode))
             queue[at] = (piece, taken)
             self.stolen += 1
             return True
         return False
 
+    def _inputs(
+        self, piece: list[Any]
+    ) -> tuple[list[Any], list[str | None] | None, Decoder | None]:
+        """What a piece is mapped from, in the worker or here: its raws and the source keys
+        the stream found outside them — or its rows (``Undecoded``), whose keys are inside
+        them, and the decoder that reads them."""
+        if not piece or type(piece[0]) is not Undecoded:
+            return [item.raw for item in piece], [item.source_key for item in piece], None
+        if self.decode is None:
+            raise TypeError("rows put into an Ahead that has no decode")
+        return [u.row for u in piece], None, self.decode
+
     def _handed(self, items: list[Any], future: Future[list[Result]] | None) -> Iterator[Extracted]:
         while future is not None and not future.done() and self._steal():
             pass
         results = self.mapper.results(future)
-        decode = self.decode
         for i, item in enumerate(items):
             result = results[i] if results is not None else None
             if type(item) is Undecoded:
-                item = self._decoded(item, result, decode)
+                item = self._decoded(item, result)
             self._current = (item, result) if result is not None else None
             yield item
         self._current = None
 
-    @staticmethod
-    def _decoded(row: Undecoded, result: Result | None, decode: Decoder | None) -> Extracted:
+    def _decoded(self, row: Undecoded, result: Result | None) -> Extracted:
+        """The record of a row: as the worker encoded it, or decoded here (the piece stayed
+        here, or the worker rejected the record or failed on it)."""
         if result is not None and result[0] == "encoded":
             return Extracted(raw=StoredJson(result[2]), cursor=row.cursor, source_key=result[1])
-        if decode is None:
-            raise TypeError("an undecoded row in an Ahead without decode")
-        return decode(row.row, row.cursor)
+        assert self.decode is not None  # a piece of rows got here through ``_inputs``
+        return self.decode(row.row, row.cursor)

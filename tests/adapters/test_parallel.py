@@ -355,3 +355,10 @@ def test_a_row_decoded_in_the_worker_is_encoded_before_its_mapper_touches_it() -
 
 def _decode_named(row: Any, cursor: Mapping[str, Any]) -> Extracted:
     return Extracted(raw={"key": row[0], "name": row[1], "note": row[2]}, cursor=cursor)
+
+
+def test_rows_put_into_an_ahead_without_a_decoder_are_refused() -> None:
+    """A stream that hands over rows must say how to decode them; mapping a row as if it
+    were a record would store the row's tuple."""
+    with pytest.raises(TypeError, match="no decode"):
+        list(Ahead(PageMapper(0), _map, 4).put(_rows(0, 3)))
