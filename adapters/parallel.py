@@ -263,6 +263,10 @@ class Ahead:
         encode: bool = False,
         decode: Decoder | None = None,
     ) -> None:
+        if decode is not None and not encode:
+            # The worker would decode each row, send back only what it mapped, and this
+            # process would decode the row again to have its payload: twice the work.
+            raise ValueError("an Ahead that decodes must encode too")
         self.mapper = mapper
         self.map_fn = map_fn
         self.encode = encode

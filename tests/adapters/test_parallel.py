@@ -362,3 +362,10 @@ def test_rows_put_into_an_ahead_without_a_decoder_are_refused() -> None:
     were a record would store the row's tuple."""
     with pytest.raises(TypeError, match="no decode"):
         list(Ahead(PageMapper(0), _map, 4).put(_rows(0, 3)))
+
+
+def test_an_ahead_that_decodes_rows_must_also_encode_them() -> None:
+    """Decoded in the worker but not encoded, a row would come back without its payload and
+    be decoded a second time here."""
+    with pytest.raises(ValueError, match="must encode"):
+        Ahead(PageMapper(0), _map, 4, decode=_decode)
